@@ -1,0 +1,3 @@
+//! `cr`: the workstation binary.
+
+fn main() {}

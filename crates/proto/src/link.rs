@@ -1,0 +1,177 @@
+//! Messages of the link between `cr` and the relay: [`Uplink`] (cr → relay) and [`Downlink`]
+//! (relay → cr). Framing and MACs are in [`crate::sign`]; the order of messages is described in
+//! the crate documentation.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Answer, AnsweredBy, Input, Prompt, PromptId, PromptStatus, Screen, ScreenUpdate, SessionMeta,
+    Timestamp,
+};
+
+/// Version sent in `hello`; the relay closes links that speak another.
+pub const LINK_VERSION: u32 = 1;
+/// The WebSocket path of the link.
+pub const LINK_PATH: &str = "/ws";
+
+/// cr → relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Uplink {
+    /// First frame of every connection: which session this link carries.
+    Hello {
+        /// Must be [`LINK_VERSION`].
+        version: u32,
+        /// The session, as `cr` knows it.
+        session: SessionMeta,
+    },
+    /// Numbered events the relay must store; it acknowledges them with [`Downlink::Ack`].
+    Events {
+        /// In increasing `seq` order.
+        events: Vec<Numbered>,
+    },
+    /// The full screen: after each `welcome`, and whenever the size changes.
+    Screen {
+        /// The screen.
+        screen: Screen,
+    },
+    /// Rows changed since the previous `screen` or `output` frame on this connection.
+    Output {
+        /// The changes.
+        output: ScreenUpdate,
+    },
+    /// Sent when nothing else was sent for a heartbeat interval, so silence means death.
+    Heartbeat,
+}
+
+/// An event with its place in the session's event sequence.
+///
+/// `seq` starts at 1 and increases by one per event for the life of the session; it survives
+/// reconnects (the relay tells `cr` in `welcome` how far it has stored) and it is the `seq`
+/// of transcript lines in the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Numbered {
+    /// Position in the session's event sequence.
+    pub seq: u64,
+    /// The event.
+    pub event: Event,
+}
+
+/// Something that happened in the session and must not be lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Event {
+    /// A row scrolled off the top of the screen: one transcript line.
+    Line {
+        /// When it scrolled off.
+        at: Timestamp,
+        /// Its text, trailing blanks trimmed.
+        line: String,
+    },
+    /// `cr`'s buffer overflowed while the relay was unreachable; `lost` events were dropped.
+    /// The relay stores it as a transcript line that says so.
+    Gap {
+        /// When the overflow happened.
+        at: Timestamp,
+        /// How many events were dropped.
+        lost: u64,
+    },
+    /// A question is waiting for an answer.
+    PromptOpened {
+        /// The prompt, `pending`.
+        prompt: Prompt,
+    },
+    /// A prompt was settled: answered from the phone, at the keyboard, or gone.
+    PromptClosed {
+        /// Which prompt.
+        prompt_id: PromptId,
+        /// Its final state.
+        status: PromptStatus,
+        /// Who settled it.
+        by: AnsweredBy,
+        /// When.
+        at: Timestamp,
+    },
+    /// The command exited; the last event of a session.
+    Ended {
+        /// When.
+        at: Timestamp,
+        /// Exit code (128+N for signal N), null if unknown.
+        exit_code: Option<i32>,
+    },
+}
+
+/// relay → cr.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Downlink {
+    /// Answer to `hello`: the highest event `seq` the relay has stored for the session
+    /// (0 if none). `cr` drops what is stored and re-sends the rest.
+    Welcome {
+        /// Highest stored seq.
+        acked: u64,
+    },
+    /// Every event up to and including `seq` is stored.
+    Ack {
+        /// Highest stored seq.
+        seq: u64,
+    },
+    /// The phone's answer to a prompt. `cr` settles the prompt with a `prompt_closed` event:
+    /// the answer's status and `by: phone` if it applied it, or the state that won if the
+    /// prompt was already settled.
+    Answer {
+        /// Which prompt.
+        prompt_id: PromptId,
+        /// The answer, already validated against the prompt's options.
+        answer: Answer,
+    },
+    /// Text or keys to type into the session.
+    Input {
+        /// What to type.
+        input: Input,
+    },
+    /// Sent when nothing else was sent for a heartbeat interval.
+    Heartbeat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SessionId;
+
+    #[test]
+    fn wire_shapes() {
+        let hello = Uplink::Hello {
+            version: LINK_VERSION,
+            session: SessionMeta {
+                id: SessionId::new("s1").unwrap(),
+                name: "proj".into(),
+                command: "claude".into(),
+                cwd: "/p".into(),
+                started_at: Timestamp(0),
+            },
+        };
+        let v = serde_json::to_value(&hello).unwrap();
+        assert_eq!(v["type"], "hello");
+        assert_eq!(v["session"]["id"], "s1");
+
+        let ev = Uplink::Events {
+            events: vec![Numbered {
+                seq: 7,
+                event: Event::Line { at: Timestamp(0), line: "hi".into() },
+            }],
+        };
+        let json = serde_json::to_string(&ev).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"events","events":[{"seq":7,"event":{"kind":"line","at":"1970-01-01T00:00:00.000Z","line":"hi"}}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Uplink>(&json).unwrap(), ev);
+
+        let d: Downlink = serde_json::from_str(r#"{"type":"ack","seq":9}"#).unwrap();
+        assert_eq!(d, Downlink::Ack { seq: 9 });
+        assert!(serde_json::from_str::<Downlink>(r#"{"type":"launch_missiles"}"#).is_err());
+        assert!(serde_json::from_str::<Uplink>(r#"{"type":"events","events":[],"x":1}"#).is_err());
+    }
+}

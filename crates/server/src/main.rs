@@ -1,0 +1,3 @@
+//! `cr-server`: the relay binary.
+
+fn main() {}
