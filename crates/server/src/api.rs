@@ -318,8 +318,7 @@ pub async fn device_login_link(
 ) -> Result<Json<LoginLink>, AppError> {
     let device = auth::verify_device(&state, &headers, sign::LOGIN_LINK_CONTEXT).await?;
     let (public, by, now) = (state.public_url.clone(), device.id.to_string(), crate::now());
-    let link =
-        state.store.write(move |tx| Ok(mint::login_link(tx.conn(), &public, &by, now)?)).await?;
+    let link = state.store.write(move |tx| mint::login_link(tx.conn(), &public, &by, now)).await?;
     tracing::info!(device = %device.id, "login link minted for a device");
     Ok(Json(link))
 }

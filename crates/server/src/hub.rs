@@ -379,7 +379,7 @@ mod tests {
         assert!(second.close.borrow().is_none());
         assert!(!hub.detach(&sid(), first.id), "the old link is no longer the live one");
         assert!(hub.is_linked(&sid()));
-        assert_eq!(hub.linked_devices(), [dev.clone()]);
+        assert_eq!(hub.linked_devices(), std::slice::from_ref(&dev));
         assert_eq!(hub.close_device(&dev, "revoked"), 1);
         assert_eq!(second.close.borrow().as_deref(), Some("revoked"));
         assert!(!hub.is_linked(&sid()));
