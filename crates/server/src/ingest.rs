@@ -65,19 +65,14 @@ pub async fn hello(
         .store
         .submit(
             move |tx| {
-                let acked = match store::open_session(tx.conn(), &dev, &meta)? {
+                let (acked, created) = match store::open_session(tx.conn(), &dev, &meta)? {
                     Opened::Foreign => return Ok(None),
-                    Opened::Ours { acked } => acked,
+                    Opened::Ours { acked, created } => (acked, created),
                 };
                 let (before, after) = store::settle_status(tx.conn(), &meta.id, true)?;
                 let session = store::session(tx.conn(), &meta.id)?
                     .ok_or_else(|| StoreError::Corrupt("session vanished".into()))?;
-                Ok(Some((
-                    acked,
-                    acked == 0 && before == SessionStatus::Running,
-                    before != after,
-                    session,
-                )))
+                Ok(Some((acked, created, before != after, session)))
             },
             move |result| {
                 let outcome = result.map(|found| {

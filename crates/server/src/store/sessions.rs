@@ -57,6 +57,8 @@ pub enum Opened {
     Ours {
         /// Highest stored event number.
         acked: u64,
+        /// True when this `hello` created the session.
+        created: bool,
     },
     /// The id belongs to another device's session.
     Foreign,
@@ -73,7 +75,7 @@ pub fn open_session(conn: &Connection, device: &DeviceId, meta: &SessionMeta) ->
         .optional()?;
     match existing {
         Some((owner, _)) if owner != device.as_str() => Ok(Opened::Foreign),
-        Some((_, last_seq)) => Ok(Opened::Ours { acked: last_seq as u64 }),
+        Some((_, last_seq)) => Ok(Opened::Ours { acked: last_seq as u64, created: false }),
         None => {
             conn.execute(
                 "INSERT INTO sessions (id, device_id, name, command, cwd, status, started_at)
@@ -87,7 +89,7 @@ pub fn open_session(conn: &Connection, device: &DeviceId, meta: &SessionMeta) ->
                     meta.started_at.0
                 ],
             )?;
-            Ok(Opened::Ours { acked: 0 })
+            Ok(Opened::Ours { acked: 0, created: true })
         }
     }
 }

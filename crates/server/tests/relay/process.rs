@@ -17,6 +17,24 @@ fn integrity(db: &std::path::Path) -> String {
     cr_server::store::integrity_check(&conn).unwrap()
 }
 
+/// Pairs a device with a relay process: a code minted on its database, redeemed over HTTP.
+async fn pair_with(relay: &RelayProcess, db: &std::path::Path) -> Device {
+    let code = {
+        let admin = cr_server::store::Admin::open(db).unwrap();
+        let public =
+            cr_server::config::PublicUrl::parse(&format!("http://{}", relay.addr)).unwrap();
+        cr_server::mint::pairing_code(&admin.conn, &public, "", cr_server::now()).unwrap().code
+    };
+    let body = serde_json::json!({"code": code}).to_string();
+    let res = http(relay.addr, "POST", "/api/pair", &[], Some(&body)).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let v: serde_json::Value = res.json();
+    Device {
+        id: v["device_id"].as_str().unwrap().into(),
+        secret: v["secret"].as_str().unwrap().into(),
+    }
+}
+
 fn field<'a>(text: &'a str, after: &str) -> &'a str {
     text.split(after).nth(1).unwrap().split_whitespace().next().unwrap()
 }
@@ -119,26 +137,7 @@ async fn a_restarted_relay_continues_the_session_without_gap_or_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.db");
     let relay = RelayProcess::start(&db);
-    let server_url = format!("http://{}", relay.addr);
-    let code = {
-        let admin = cr_server::store::Admin::open(&db).unwrap();
-        let public = cr_server::config::PublicUrl::parse(&server_url).unwrap();
-        cr_server::mint::pairing_code(&admin.conn, &public, "", cr_server::now()).unwrap().code
-    };
-    let res = http(
-        relay.addr,
-        "POST",
-        "/api/pair",
-        &[],
-        Some(&serde_json::json!({"code": code}).to_string()),
-    )
-    .await;
-    let v: serde_json::Value = res.json();
-    let device = Device {
-        id: v["device_id"].as_str().unwrap().into(),
-        secret: v["secret"].as_str().unwrap().into(),
-    };
-
+    let device = pair_with(&relay, &db).await;
     let mut link = Link::connect(relay.addr, &device).await.unwrap();
     assert_eq!(link.hello("s-restart").await, 0);
     link.send(&lines(1..=100)).await;
@@ -162,25 +161,7 @@ async fn kill_9_during_a_burst_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.db");
     let relay = RelayProcess::start(&db);
-    let code = {
-        let admin = cr_server::store::Admin::open(&db).unwrap();
-        let public =
-            cr_server::config::PublicUrl::parse(&format!("http://{}", relay.addr)).unwrap();
-        cr_server::mint::pairing_code(&admin.conn, &public, "", cr_server::now()).unwrap().code
-    };
-    let res = http(
-        relay.addr,
-        "POST",
-        "/api/pair",
-        &[],
-        Some(&serde_json::json!({"code": code}).to_string()),
-    )
-    .await;
-    let v: serde_json::Value = res.json();
-    let device = Device {
-        id: v["device_id"].as_str().unwrap().into(),
-        secret: v["secret"].as_str().unwrap().into(),
-    };
+    let device = pair_with(&relay, &db).await;
     let mut link = Link::connect(relay.addr, &device).await.unwrap();
     link.hello("s-kill").await;
 
