@@ -225,7 +225,7 @@ pub fn healthcheck(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `text` to stdout (the admin commands' output channel).
+/// Where the admin commands write their answers.
 pub fn stdout() -> io::Stdout {
     io::stdout()
 }

@@ -16,8 +16,8 @@ pub struct Config {
     /// SQLite database file [default: $XDG_DATA_HOME/claude-remote/relay.db].
     #[arg(long, env = "CR_DB", global = true)]
     pub db: Option<PathBuf>,
-    /// The URL phones use to reach the relay, e.g. https://relay.example.com. It sets the
-    /// allowed Origin, the login links and the cookie's Secure flag [default: http://<listen>].
+    /// The URL phones use to reach the relay, such as <https://relay.example.com>. It sets the
+    /// allowed Origin, the login links and the cookie's Secure flag [default: http://LISTEN].
     #[arg(long, env = "CR_PUBLIC_URL", global = true, value_parser = PublicUrl::parse)]
     pub public_url: Option<PublicUrl>,
 }

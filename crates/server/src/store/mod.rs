@@ -1,6 +1,6 @@
 //! The store: SQLite in WAL mode. All SQL of the relay lives in this module.
 //!
-//! - [`Store::write`] / [`Store::submit`] hand a job to the one writer thread ([`writer`]),
+//! - [`Store::write`] / [`Store::submit`] hand a job to the one writer thread (module `writer`),
 //!   which commits whatever jobs are queued in one transaction, then runs their follow-ups in
 //!   commit order: that is where acknowledgements are released and feed events published, so
 //!   nothing is announced before it is on disk.
