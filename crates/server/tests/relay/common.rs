@@ -255,6 +255,16 @@ impl RelayProcess {
     }
 }
 
+impl Drop for RelayProcess {
+    // A failed assertion must not leave a relay running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Runs an admin subcommand of the binary against `db`.
 pub fn admin_command(db: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cr-server")).args(args).arg("--db").arg(db).output().unwrap()
