@@ -772,11 +772,7 @@ impl Core {
 
     /// The end: expire what is still open, send `ended`, and give the relay a moment to
     /// store it.
-    async fn finish(
-        &mut self,
-        code: Option<i32>,
-        link: Option<&mut mpsc::Receiver<LinkEvent>>,
-    ) {
+    async fn finish(&mut self, code: Option<i32>, link: Option<&mut mpsc::Receiver<LinkEvent>>) {
         for id in self.ledger.open_ids() {
             self.close(&id, PromptStatus::Expired, AnsweredBy::Relay);
         }
