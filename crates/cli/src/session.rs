@@ -669,11 +669,22 @@ impl Core {
             warn!(prompt = %id, "another answer is being typed; this one waits for the phone to retry");
             return;
         }
-        let Some(dialog) =
-            self.open[i].dialog.clone().or_else(|| self.seen.dialog.clone().filter(claude_kind))
-        else {
-            warn!(prompt = %id, "the dialog is not on screen; cannot type the answer");
-            return;
+        // Judge by the screen as it is now, not as it was when it last settled: a keyboard
+        // answer a moment ago must win, and nothing may be typed into what came next.
+        self.frame();
+        let on_screen = self.seen.dialog.clone();
+        let dialog = match (&self.open[i].dialog, on_screen) {
+            (Some(d), Some(now)) if fingerprint(d) == fingerprint(&now) => now,
+            (Some(_), _) => {
+                info!(prompt = %id, "the dialog already left the screen: answered at the keyboard");
+                self.close(&id, PromptStatus::ResolvedLocally, AnsweredBy::Terminal);
+                return;
+            }
+            (None, Some(now)) if claude_kind(&now) => now,
+            (None, _) => {
+                warn!(prompt = %id, "the dialog is not on screen; cannot type the answer");
+                return;
+            }
         };
         match Typist::new(&dialog, &answer) {
             Ok(typist) => {
