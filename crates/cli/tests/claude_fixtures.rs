@@ -3,6 +3,8 @@
 //! and the dialog found must be the one the capture recorded (kind, labels, digits, focus),
 //! or none at all for idle and half-drawn screens.
 
+#![allow(clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 
 use cr::{detect::detect, screen::VirtualScreen};
@@ -72,10 +74,10 @@ fn real_claude_screens_are_detected_as_captured() {
                 failures.push(format!("{name}: dialog {:?} not detected", want["title"]))
             }
             (false, Some(d)) => {
-                if let Some(k) = want["kind"].as_str().and_then(kind) {
-                    if k != d.kind {
-                        failures.push(format!("{name}: kind {:?}, captured {k:?}", d.kind));
-                    }
+                if let Some(k) = want["kind"].as_str().and_then(kind)
+                    && k != d.kind
+                {
+                    failures.push(format!("{name}: kind {:?}, captured {k:?}", d.kind));
                 }
                 let labels: Vec<(String, Option<u64>, bool)> = d
                     .options

@@ -5,6 +5,8 @@
 //! The relay binary is found through `CR_SERVER_BIN`, else next to this test's `cr` binary
 //! (`cargo build -p cr-server`).
 
+#![allow(clippy::print_stderr)]
+
 mod common;
 
 use std::{
