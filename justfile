@@ -6,6 +6,19 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
+# Run the relay from source on 127.0.0.1:7700 (args go to cr-server, e.g. `just serve --db x.db`)
+serve *args:
+    cargo run --release -p cr-server -- {{args}}
+
+# Run cr from source (e.g. `just cr pair http://127.0.0.1:7700 CODE`, `just cr -- bash`)
+cr *args:
+    cargo run --release -p cr -- {{args}}
+
+# Install cr and cr-server into ~/.cargo/bin
+install:
+    cargo install --locked --path crates/cli
+    cargo install --locked --path crates/server
+
 # Run every test: unit, relay integration, PTY and real-claude end to end
 test:
     cargo test --workspace --locked
@@ -25,6 +38,22 @@ fmt-check:
 # Build the API docs, warnings are errors
 doc:
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+# Validate compose.yml, lint the Dockerfile, run the image's build and runtime commands
+deploy-check:
+    bash .ci/deploy-check
+
+# Start the relay in Docker (loopback only); `just logs` shows the first login link
+up:
+    docker compose up -d --build
+
+# Stop the Docker relay (the database volume stays)
+down:
+    docker compose down
+
+# Follow the Docker relay's logs
+logs:
+    docker compose logs -f relay
 
 # Exactly what CI runs after installing its tools (.ci/run)
 ci: fmt-check lint doc test
