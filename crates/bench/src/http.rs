@@ -1,0 +1,173 @@
+//! Just enough HTTP/1.1 for the harness: one request per connection (`Connection: close`),
+//! blocking for setup and async for phones answering prompts, with the send time stamped on
+//! the shared clock. Responses are parsed by one pure function.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::clock::now_ns;
+
+/// Longest a setup request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A parsed response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Header lines as (lowercase name, value).
+    pub headers: Vec<(String, String)>,
+    /// The body, chunked encoding removed.
+    pub body: String,
+}
+
+impl Response {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(&self.body)
+            .with_context(|| format!("HTTP {} body is not JSON: {}", self.status, self.body))
+    }
+}
+
+/// The request bytes. `auth` is a whole header line without CRLF (`Cookie: …`).
+pub fn request_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> Vec<u8> {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nConnection: close\r\n"
+    );
+    if let Some(a) = auth {
+        req.push_str(a);
+        req.push_str("\r\n");
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        ));
+    } else {
+        req.push_str("\r\n");
+    }
+    req.into_bytes()
+}
+
+/// Parses a whole response (read until the server closed).
+pub fn parse_response(raw: &[u8]) -> Result<Response> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("the response has no end of headers")?;
+    let head = std::str::from_utf8(&raw[..split]).context("response headers are not UTF-8")?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("bad status line {status_line:?}"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let raw_body = &raw[split + 4..];
+    let chunked =
+        headers.iter().any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked { dechunk(raw_body)? } else { raw_body.to_vec() };
+    Ok(Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+}
+
+fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = raw.windows(2).position(|w| w == b"\r\n").context("truncated chunk size")?;
+        let size_text = std::str::from_utf8(&raw[..eol])?.split(';').next().unwrap_or("");
+        let size = usize::from_str_radix(size_text.trim(), 16).context("bad chunk size")?;
+        raw = &raw[eol + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if raw.len() < size + 2 {
+            bail!("truncated chunk");
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+/// One blocking request.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> Result<Response> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).context("connecting to the relay")?;
+    s.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+    s.write_all(&request_bytes(port, method, path, auth, body))?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse_response(&raw).with_context(|| format!("{method} {path}"))
+}
+
+/// One async request, connected before the clock starts; returns the response and the time
+/// just before the request was written.
+pub async fn request_timed(
+    port: u16,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> Result<(Response, u64)> {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    s.set_nodelay(true)?;
+    let bytes = request_bytes(port, method, path, auth, body);
+    let sent = now_ns();
+    s.write_all(&bytes).await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(REQUEST_TIMEOUT, s.read_to_end(&mut raw)).await??;
+    Ok((parse_response(&raw).with_context(|| format!("{method} {path}"))?, sent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_and_chunked_responses() {
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Type: x\r\nSet-Cookie: a=b; Path=/\r\n\r\n{\"ok\":true}",
+        )
+        .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("set-cookie"), Some("a=b; Path=/"));
+        assert_eq!(r.json().unwrap()["ok"], true);
+        let r = parse_response(b"HTTP/1.1 409 Conflict\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+        assert_eq!((r.status, r.body.as_str()), (409, "abcde"));
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
+    }
+
+    #[test]
+    fn requests_carry_auth_origin_and_length() {
+        let req =
+            String::from_utf8(request_bytes(7, "POST", "/x", Some("Cookie: c=1"), Some("{}")))
+                .unwrap();
+        assert!(req.starts_with(
+            "POST /x HTTP/1.1\r\nHost: 127.0.0.1:7\r\nOrigin: http://127.0.0.1:7\r\n"
+        ));
+        assert!(req.contains("Cookie: c=1\r\n") && req.ends_with("Content-Length: 2\r\n\r\n{}"));
+    }
+}

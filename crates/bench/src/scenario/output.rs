@@ -1,0 +1,209 @@
+//! Output → phone: a line printed in the PTY until SSE clients on loopback see it, with one
+//! and with ten clients on the session. The child stamps each line just before writing it;
+//! each client stamps the read that brought the first event showing it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+
+use super::{TERM_SIZE, max_tick, ms};
+use crate::child::{read_log, stamps_of};
+use crate::clock::ms_between;
+use crate::fixture::Fixture;
+use crate::pty::Term;
+use crate::report::{Row, Verdict};
+use crate::sse::Sse;
+use crate::stats::{range, summarize};
+use crate::{Ctx, Outcome};
+
+/// Lines per round.
+const FULL_TICKS: u64 = 250;
+/// In a quick run.
+const QUICK_TICKS: u64 = 10;
+/// Pause between lines: at least this, ms…
+const INTERVAL_MS: u64 = 40;
+/// …plus up to this much at random, so lines never fall into a rhythm with the relay's timers.
+const JITTER_MS: u64 = 40;
+
+/// What one client saw: each time the newest tick on its screen went up, (tick, read time).
+pub type Seen = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// Connects `n` phones to `session`; resolves once each has its first screen.
+pub async fn connect_phones(
+    port: u16,
+    session: &str,
+    cookie: &str,
+    n: usize,
+) -> Result<(Vec<Seen>, Vec<tokio::task::JoinHandle<Result<()>>>)> {
+    let mut seen = Vec::new();
+    let mut tasks = Vec::new();
+    let mut ready = Vec::new();
+    for _ in 0..n {
+        let log: Seen = Arc::default();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let mut sse = Sse::connect(port, &format!("/events?session={session}"), cookie).await?;
+        let l = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = Some(tx);
+            let mut best = 0;
+            while let Some(ev) = sse.next().await? {
+                if ev.name == "screen" || ev.name == "output" {
+                    if let Some(t) = tx.take() {
+                        let _ = t.send(());
+                    }
+                    if let Some(tick) = max_tick(&ev.data)
+                        && tick > best
+                    {
+                        best = tick;
+                        l.lock().expect("seen lock").push((tick, ev.recv_ns));
+                    }
+                }
+            }
+            Ok(())
+        }));
+        seen.push(log);
+        ready.push(rx);
+    }
+    for r in ready {
+        tokio::time::timeout(Duration::from_secs(60), r)
+            .await
+            .context("a phone got no first screen")??;
+    }
+    Ok((seen, tasks))
+}
+
+/// For each printed tick (seq → ns) and each client, ms until the client first showed it or a
+/// later one; `None` for ticks a client never showed.
+pub fn lags(
+    printed: &std::collections::BTreeMap<u64, u64>,
+    seen: &[(u64, u64)],
+) -> Vec<Option<f64>> {
+    printed
+        .iter()
+        .map(|(&seq, &at)| {
+            let i = seen.partition_point(|&(tick, _)| tick < seq);
+            seen.get(i).map(|&(_, recv)| ms_between(at, recv))
+        })
+        .collect()
+}
+
+/// One round with `clients` phones: every (tick, client) latency in ms.
+fn round(ctx: &Ctx, fx: &Fixture, clients: usize, ticks: u64) -> Result<Vec<f64>> {
+    let log = fx.dir.path().join(format!("ticks-{}.log", crate::clock::now_ns()));
+    let child = ctx.bins.child(&[
+        "ticker",
+        "--interval-ms",
+        &INTERVAL_MS.to_string(),
+        "--jitter-ms",
+        &JITTER_MS.to_string(),
+        "--count",
+        &ticks.to_string(),
+        "--log",
+        &log.to_string_lossy(),
+    ]);
+    let known = fx.session_ids()?;
+    let mut term = Term::spawn(&fx.cr_running(child, TERM_SIZE))?;
+    let drain = term.drain()?;
+    drain.wait_for(0, "READY", Duration::from_secs(30))?;
+    let session = fx.new_session(&known)?;
+    let (seen, tasks) =
+        ctx.rt.block_on(connect_phones(fx.relay.port, &session, &fx.cookie, clients))?;
+    let mark = drain.mark();
+    term.write(b"\r")?;
+    let budget = Duration::from_millis((INTERVAL_MS + JITTER_MS) * ticks + 30_000);
+    drain.wait_for(mark, &format!("tick {ticks:06}"), budget)?;
+    // Let the last line reach every client.
+    std::thread::sleep(Duration::from_millis(500));
+    for t in &tasks {
+        t.abort();
+    }
+    let printed: std::collections::BTreeMap<u64, u64> =
+        stamps_of(&read_log(&log)?, "tick").into_iter().map(|(k, s)| (k, s.ns)).collect();
+    if printed.len() as u64 != ticks {
+        bail!("the ticker logged {} of {ticks} lines", printed.len());
+    }
+    let mut all = Vec::new();
+    for s in &seen {
+        let s = s.lock().expect("seen lock");
+        let l = lags(&printed, &s);
+        let missing = l.iter().filter(|x| x.is_none()).count();
+        if missing > 0 {
+            bail!("a phone never showed {missing} of {ticks} lines");
+        }
+        all.extend(l.into_iter().flatten());
+    }
+    Ok(all)
+}
+
+/// Runs the scenario.
+pub fn run(ctx: &Ctx) -> Result<Outcome> {
+    let ticks = if ctx.quick { QUICK_TICKS } else { FULL_TICKS };
+    let fx = Fixture::new(&ctx.bins)?;
+    let mut details = vec![format!(
+        "the child prints `tick N …` lines {INTERVAL_MS}-{} ms apart, {ticks} per round, and \
+         stamps each just before writing it; a phone's latency for a line is the read that \
+         brought the first `output`/`screen` event showing it (or a later line)",
+        INTERVAL_MS + JITTER_MS
+    )];
+    let mut pooled = [Vec::new(), Vec::new()];
+    let mut per_round: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    for r in 0..ctx.rounds {
+        for k in 0..2 {
+            let which = (r + k) % 2;
+            let clients = if which == 0 { 1 } else { 10 };
+            let l = round(ctx, &fx, clients, ticks)?;
+            let s = summarize(&l).expect("samples");
+            details.push(format!(
+                "round {} with {clients} client(s): p50 {} p99 {} max {}",
+                r + 1,
+                ms(s.p50),
+                ms(s.p99),
+                ms(s.max)
+            ));
+            per_round[which].push((s.p50, s.p99));
+            pooled[which].extend(l);
+        }
+    }
+    let one = summarize(&pooled[0]).expect("samples");
+    let ten = summarize(&pooled[1]).expect("samples");
+    let spread = |rounds: &[(f64, f64)]| {
+        let (a, b) = range(&rounds.iter().map(|x| x.0).collect::<Vec<_>>());
+        let (c, d) = range(&rounds.iter().map(|x| x.1).collect::<Vec<_>>());
+        format!("p50 {}…{}, p99 {}…{} over rounds", ms(a), ms(b), ms(c), ms(d))
+    };
+    let rows = vec![
+        Row {
+            what: "output → phone, 1 client".into(),
+            target: "p50 ≤ 0.3 ms, p99 ≤ 0.5 ms".into(),
+            measured: format!("p50 {}, p99 {}", ms(one.p50), ms(one.p99)),
+            spread: spread(&per_round[0]),
+            verdict: Verdict::of(one.p50 <= 0.3 && one.p99 <= 0.5),
+            peers: "ttyd 0.32 / 0.45 ms, sshx 0.60 / 0.68 ms".into(),
+        },
+        Row {
+            what: "output → phone, 10 clients".into(),
+            target: "p99 ≤ 1 ms".into(),
+            measured: format!("p50 {}, p99 {}", ms(ten.p50), ms(ten.p99)),
+            spread: spread(&per_round[1]),
+            verdict: Verdict::of(ten.p99 <= 1.0),
+            peers: "ttyd 0.85 / 1.14 ms (tmux), sshx 0.72 / 1.08 ms".into(),
+        },
+    ];
+    Ok(Outcome { rows, details })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lags_take_the_first_showing_of_a_tick_or_a_later_one() {
+        let printed = [(1, 1_000_000), (2, 2_000_000), (3, 3_000_000)].into_iter().collect();
+        // Tick 2 was never shown alone: tick 3's event covers it.
+        let seen = [(1, 1_500_000), (3, 3_250_000)];
+        let l = lags(&printed, &seen);
+        assert_eq!(l, [Some(0.5), Some(1.25), Some(0.25)]);
+        assert_eq!(lags(&printed, &[(1, 1_100_000)])[1], None);
+    }
+}

@@ -1,0 +1,261 @@
+//! Question → phone and answer → program, for both kinds of prompt:
+//!
+//! - hook: `cr` runs a stand-in `claude` that invokes the `PermissionRequest` hook command
+//!   (`cr hook`, through `/bin/sh -c`) the way Claude Code does; from the invocation until the
+//!   phone's `prompt` event, and from the phone's `POST …/approve` until the hook returned.
+//! - screen: `cr --no-hooks` runs a program that asks `[y/N]`; from drawing the question until
+//!   the `prompt` event (the dialog must settle first), and from the `POST …/approve` until the
+//!   first key of the answer reaches the program.
+//!
+//! The phone answers each prompt the moment it sees it.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+
+use super::{TERM_SIZE, ms};
+use crate::child::{self, read_log, stamps_of};
+use crate::clock::ms_between;
+use crate::fixture::Fixture;
+use crate::http;
+use crate::pty::Term;
+use crate::report::{Row, Verdict};
+use crate::sse::Sse;
+use crate::stats::{range, summarize};
+use crate::{Ctx, Outcome};
+
+/// Hook prompts per round.
+const FULL_HOOKS: u64 = 20;
+/// Screen prompts per round (each waits for the dialog to settle, and for the typed answer to
+/// be verified, so they are slower).
+const FULL_SCREENS: u64 = 8;
+/// In a quick run, of each.
+const QUICK_COUNT: u64 = 2;
+/// Pause before each hook call, ms.
+const HOOK_PAUSE_MS: (u64, u64) = (100, 200);
+/// Pause before each question, ms: longer than typing and verifying an answer takes, so the
+/// next question never lands while `cr` still checks the last one closed.
+const ASK_PAUSE_MS: (u64, u64) = (900, 1200);
+
+/// What the phone did for one prompt.
+#[derive(Debug, Clone)]
+struct Answered {
+    body: String,
+    seen_ns: u64,
+    post_ns: u64,
+    status: u16,
+}
+
+/// Watches the session and approves every prompt as soon as it arrives, until `count`.
+/// `ready` fires with the first screen: the phone is subscribed.
+async fn approve_all(
+    port: u16,
+    session: String,
+    cookie: String,
+    count: u64,
+    ready: tokio::sync::oneshot::Sender<()>,
+) -> Result<Vec<Answered>> {
+    let mut sse = Sse::connect(port, &format!("/events?session={session}"), &cookie).await?;
+    let mut ready = Some(ready);
+    let mut out = Vec::new();
+    while (out.len() as u64) < count {
+        let Some(ev) = sse.next().await? else { bail!("the event stream ended") };
+        if ev.name == "screen"
+            && let Some(r) = ready.take()
+        {
+            let _ = r.send(());
+        }
+        if ev.name != "prompt" {
+            continue;
+        }
+        let prompt: serde_json::Value = serde_json::from_slice(&ev.data)?;
+        let id = prompt["id"].as_str().context("prompt without id")?;
+        let (resp, post_ns) = http::request_timed(
+            port,
+            "POST",
+            &format!("/api/prompts/{id}/approve"),
+            Some(&cookie),
+            Some("{}"),
+        )
+        .await?;
+        out.push(Answered {
+            body: prompt["body"].as_str().unwrap_or("").to_owned(),
+            seen_ns: ev.recv_ns,
+            post_ns,
+            status: resp.status,
+        });
+    }
+    Ok(out)
+}
+
+/// (question → phone, answer → program) in ms, per prompt.
+type Pairs = Vec<(f64, f64)>;
+
+/// Where a child stamps its questions and answers, and how a prompt names its question.
+struct Probe<'a> {
+    log: &'a std::path::Path,
+    asked: &'static str,
+    answered: &'static str,
+    tag: fn(u64) -> String,
+}
+
+fn run_child(
+    ctx: &Ctx,
+    fx: &Fixture,
+    launch: crate::pty::Launch,
+    count: u64,
+    probe: &Probe<'_>,
+) -> Result<Pairs> {
+    let known = fx.session_ids()?;
+    let mut term = Term::spawn(&launch)?;
+    let drain = term.drain()?;
+    drain.wait_for(0, child::READY, Duration::from_secs(30))?;
+    let session = fx.new_session(&known)?;
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let phone =
+        ctx.rt.spawn(approve_all(fx.relay.port, session, fx.cookie.clone(), count, ready_tx));
+    ctx.rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), ready_rx).await })
+        .context("the phone got no screen")??;
+    term.write(b"\r")?;
+    let answers = ctx
+        .rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(60 + 5 * count), phone).await })
+        .context("the phone did not get every prompt in time")???;
+    term.wait(Duration::from_secs(30)).context("the child did not finish")?;
+    let stamps = read_log(probe.log)?;
+    let (asked, answered) = (stamps_of(&stamps, probe.asked), stamps_of(&stamps, probe.answered));
+    let mut pairs = Vec::new();
+    for (i, a) in answers.iter().enumerate() {
+        let seq = i as u64 + 1;
+        if !a.body.contains(&(probe.tag)(seq)) {
+            bail!("prompt {seq} is not the one asked: {:?}", a.body);
+        }
+        if a.status != 200 {
+            bail!("approving prompt {seq} gave HTTP {}", a.status);
+        }
+        let (q, r) = (asked.get(&seq), answered.get(&seq));
+        let (Some(q), Some(r)) = (q, r) else { bail!("the child did not log prompt {seq}") };
+        pairs.push((ms_between(q.ns, a.seen_ns), ms_between(a.post_ns, r.ns)));
+    }
+    Ok(pairs)
+}
+
+fn hook_round(ctx: &Ctx, fx: &Fixture, count: u64) -> Result<Pairs> {
+    let bin = fx.dir.path().join("bin");
+    std::fs::create_dir_all(&bin)?;
+    let claude = bin.join("claude");
+    if !claude.exists() {
+        std::os::unix::fs::symlink(&ctx.bins.bench, &claude)?;
+    }
+    let log = fx.dir.path().join(format!("hooks-{}.log", crate::clock::now_ns()));
+    let mut args: Vec<OsString> = vec!["--".into(), "claude".into()];
+    args.extend(child::claude_args(count, &log, HOOK_PAUSE_MS).into_iter().map(OsString::from));
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let launch = fx.cr(args, TERM_SIZE).env("PATH", path);
+    let probe =
+        Probe { log: &log, asked: "hook", answered: "returned", tag: |s| format!("bench {s}\n") };
+    run_child(ctx, fx, launch, count, &probe)
+}
+
+fn screen_round(ctx: &Ctx, fx: &Fixture, count: u64) -> Result<Pairs> {
+    let log = fx.dir.path().join(format!("ask-{}.log", crate::clock::now_ns()));
+    let child = ctx.bins.child(&[
+        "ask",
+        "--count",
+        &count.to_string(),
+        "--pause-min-ms",
+        &ASK_PAUSE_MS.0.to_string(),
+        "--pause-max-ms",
+        &ASK_PAUSE_MS.1.to_string(),
+        "--log",
+        &log.to_string_lossy(),
+    ]);
+    let probe = Probe { log: &log, asked: "asked", answered: "got", tag: |s| format!("Step {s}:") };
+    run_child(ctx, fx, fx.cr_running(child, TERM_SIZE), count, &probe)
+}
+
+/// Runs the scenario.
+pub fn run(ctx: &Ctx) -> Result<Outcome> {
+    let (hooks, screens) =
+        if ctx.quick { (QUICK_COUNT, QUICK_COUNT) } else { (FULL_HOOKS, FULL_SCREENS) };
+    let fx = Fixture::new(&ctx.bins)?;
+    let mut details = vec![format!(
+        "per round {hooks} hook prompts (stand-in `claude` running the real `cr hook` command \
+         through `/bin/sh -c`) and {screens} `[y/N]` screen prompts; the phone approves each \
+         prompt the moment its `prompt` event arrives"
+    )];
+    let mut hook_all: Pairs = Vec::new();
+    let mut screen_all: Pairs = Vec::new();
+    let mut per_round: [Vec<[f64; 2]>; 2] = [Vec::new(), Vec::new()];
+    for r in 0..ctx.rounds {
+        let h = hook_round(ctx, &fx, hooks)?;
+        let s = screen_round(ctx, &fx, screens)?;
+        for (which, pairs) in [(0, &h), (1, &s)] {
+            let q = summarize(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()).expect("samples");
+            let a = summarize(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()).expect("samples");
+            per_round[which].push([q.p50, a.p50]);
+            details.push(format!(
+                "round {} {}: question → phone p50 {} p99 {}; answer → program p50 {} p99 {}",
+                r + 1,
+                if which == 0 { "hook" } else { "screen" },
+                ms(q.p50),
+                ms(q.p99),
+                ms(a.p50),
+                ms(a.p99)
+            ));
+        }
+        hook_all.extend(h);
+        screen_all.extend(s);
+    }
+    let col = |p: &Pairs, i: usize| -> Vec<f64> {
+        p.iter().map(|x| if i == 0 { x.0 } else { x.1 }).collect()
+    };
+    let spread = |rounds: &[[f64; 2]], i: usize| {
+        let (lo, hi) = range(&rounds.iter().map(|x| x[i]).collect::<Vec<_>>());
+        format!("p50 {}…{} over {} rounds", ms(lo), ms(hi), rounds.len())
+    };
+    let row = |what: &str, target: &str, samples: Vec<f64>, limit: f64, spread: String| {
+        let s = summarize(&samples).expect("samples");
+        Row {
+            what: what.into(),
+            target: target.into(),
+            measured: format!("p50 {}, p99 {} (n = {})", ms(s.p50), ms(s.p99), s.n),
+            spread,
+            verdict: Verdict::of(s.p50 <= limit),
+            peers: String::new(),
+        }
+    };
+    let rows = vec![
+        row(
+            "question → phone, hook",
+            "p50 ≤ 1 ms",
+            col(&hook_all, 0),
+            1.0,
+            spread(&per_round[0], 0),
+        ),
+        row(
+            "question → phone, screen",
+            "p50 ≤ 50 ms (it must settle)",
+            col(&screen_all, 0),
+            50.0,
+            spread(&per_round[1], 0),
+        ),
+        row(
+            "answer → program, hook",
+            "p50 ≤ 1 ms (POST until the hook returns)",
+            col(&hook_all, 1),
+            1.0,
+            spread(&per_round[0], 1),
+        ),
+        row(
+            "answer → program, keys",
+            "p50 ≤ 1 ms (POST until the key reaches the PTY)",
+            col(&screen_all, 1),
+            1.0,
+            spread(&per_round[1], 1),
+        ),
+    ];
+    Ok(Outcome { rows, details })
+}
