@@ -170,12 +170,37 @@ impl Admin {
 fn open_connection(path: &Path) -> Result<Connection> {
     create_private(path)?;
     let conn = connect(path)?;
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    let mode: String =
+        retry_busy(
+            || Ok(conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?),
+        )?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Commit(format!("SQLite refused WAL mode (got {mode})")));
     }
-    migrate(&conn)?;
+    retry_busy(|| migrate(&conn))?;
     Ok(conn)
+}
+
+/// Pause between attempts of [`retry_busy`].
+const BUSY_RETRY: Duration = Duration::from_millis(10);
+
+/// Runs `f` again while SQLite answers "database is locked", for up to [`BUSY_TIMEOUT`].
+/// The busy timeout alone does not cover a brand-new file opened by several processes at
+/// once: while it is still in rollback-journal mode, two connections that both hold a shared
+/// lock and want to write would deadlock, so SQLite fails one at once instead of waiting.
+fn retry_busy<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let until = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < until =>
+            {
+                std::thread::sleep(BUSY_RETRY);
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The database holds device secrets: only its owner may read it.
