@@ -41,6 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use cr_proto::Timestamp;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -85,6 +86,14 @@ pub async fn serve(
 
     tracing::info!(%addr, public_url = %state.public_url, db = %db.display(), "listening on {addr}");
     let app = router::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // Every write to a phone or a link is a whole event or frame that should leave at once;
+    // with Nagle's algorithm on, one written while the peer's delayed ACK of the previous is
+    // pending waits up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
