@@ -79,6 +79,9 @@ pub async fn start() -> Result<(HookServer, mpsc::Receiver<HookCall>)> {
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
+            // The decision is one small response that must leave at once, not wait for the
+            // ACK of whatever hyper wrote before it (Nagle's algorithm: up to 40 ms).
+            let _ = stream.set_nodelay(true);
             if tx.is_closed() {
                 return;
             }
