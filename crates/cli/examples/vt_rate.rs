@@ -1,5 +1,6 @@
 //! Measures how fast the virtual screen parses typical output (MB/s), for sizing the mirror
-//! budget: `cargo run --release -p cr --example vt_rate`.
+//! budget: `cargo run --release -p cr --example vt_rate [MiB]` (default 64; a few MiB are
+//! enough under `valgrind --tool=callgrind`).
 
 #![allow(clippy::print_stdout)]
 
@@ -17,7 +18,8 @@ fn main() {
         );
     }
     let mut screen = cr::screen::VirtualScreen::new(50, 200);
-    let total = 64 << 20;
+    let mib: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(64);
+    let total = mib << 20;
     let start = Instant::now();
     let mut fed = 0;
     while fed < total {

@@ -27,6 +27,55 @@ fn dim(n: u16) -> NonZeroU16 {
 struct Collector {
     title: String,
     scrolled: Vec<String>,
+    /// Scratch space a scrolled row's text is written into before it is copied out at its
+    /// exact length; reused so a fast stream costs one allocation per transcript line.
+    scratch: String,
+}
+
+/// Keeps the text of what vt100's basic formatter writes and drops its SGR sequences
+/// (`ESC [ … m`, the only escapes that format produces) as they stream by, so a scrolled row
+/// becomes plain text without an intermediate formatted copy.
+struct PlainText<'a> {
+    out: &'a mut String,
+    in_escape: bool,
+}
+
+impl std::fmt::Write for PlainText<'_> {
+    fn write_str(&mut self, mut s: &str) -> std::fmt::Result {
+        // Nearly every call is one cell's text: take it whole when it holds no escape.
+        if !self.in_escape && !s.as_bytes().contains(&0x1b) {
+            self.out.push_str(s);
+            return Ok(());
+        }
+        loop {
+            if self.in_escape {
+                let Some(end) = s.find('m') else { return Ok(()) };
+                s = &s[end + 1..];
+                self.in_escape = false;
+            }
+            match s.find('\x1b') {
+                Some(esc) => {
+                    self.out.push_str(&s[..esc]);
+                    s = &s[esc + 1..];
+                    self.in_escape = true;
+                }
+                None => {
+                    self.out.push_str(s);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn write_char(&mut self, c: char) -> std::fmt::Result {
+        match (self.in_escape, c) {
+            (true, 'm') => self.in_escape = false,
+            (true, _) => {}
+            (false, '\x1b') => self.in_escape = true,
+            (false, c) => self.out.push(c),
+        }
+        Ok(())
+    }
 }
 
 impl vt100::Callbacks for Collector {
@@ -38,11 +87,11 @@ impl vt100::Callbacks for Collector {
         if alternate {
             return; // full-screen programs scroll regions of their own; see ShiftTracker
         }
-        let mut formatted = String::new();
+        self.scratch.clear();
+        let mut plain = PlainText { out: &mut self.scratch, in_escape: false };
         let mut state = vt100::capture::BasicFormattedCaptureState::new();
-        if contents.write_formatted_basic(&mut formatted, &mut state).is_ok() {
-            let plain: String = vt100::capture::basic_formatted_to_plain(&formatted).collect();
-            self.scrolled.push(plain.trim_end().to_owned());
+        if contents.write_formatted_basic(&mut plain, &mut state).is_ok() {
+            self.scrolled.push(self.scratch.trim_end().to_owned());
         }
     }
 }
@@ -302,6 +351,25 @@ mod tests {
             v.feed(format!("alt {i}\r\n").as_bytes());
         }
         assert!(v.take_scrolled().is_empty());
+    }
+
+    #[test]
+    fn scrolled_rows_keep_text_and_drop_styles() {
+        let mut v = VirtualScreen::new(2, 30);
+        v.feed(b"\x1b[1;31mred\x1b[0m plain \x1b[38;5;153mx\x1b[m  \r\n");
+        v.feed("wide 漢字 ✓\r\n\x1b[7m inverse \x1b[0m\r\nlast\r\n".as_bytes());
+        assert_eq!(v.take_scrolled(), ["red plain x", "wide 漢字 ✓", " inverse"]);
+        // Split writes: the escape state carries across pieces.
+        let mut out = String::new();
+        let mut p = PlainText { out: &mut out, in_escape: false };
+        use std::fmt::Write as _;
+        p.write_str("a\x1b[1").unwrap();
+        p.write_str(";31").unwrap();
+        p.write_char('m').unwrap();
+        p.write_char('b').unwrap();
+        p.write_char('\x1b').unwrap();
+        p.write_str("[0mc").unwrap();
+        assert_eq!(out, "abc");
     }
 
     fn frame(rows: &[&str]) -> Vec<String> {

@@ -429,6 +429,11 @@ impl Core {
             self.frame_due = Some(now.max(self.last_frame + FRAME_INTERVAL));
         }
         self.quiet_due = Some(now + SHIFT_QUIET);
+        // The first change after a quiet spell goes at once, without a trip through the timer
+        // (whose millisecond ticks would add up to a millisecond to every echo).
+        if self.frame_due.is_some_and(|t| t <= now) {
+            self.frame();
+        }
         false
     }
 
@@ -465,9 +470,13 @@ impl Core {
             self.shift.reset();
             self.was_alternate = snapshot.alternate;
         }
+        // Every line of the frame first, then one flush: a fast stream's lines travel in a
+        // few `events` frames, not one frame per line.
+        let at = now();
         for line in self.screen.take_scrolled() {
-            self.push(Event::Line { at: now(), line });
+            self.queue.push(Event::Line { at, line });
         }
+        self.flush_events();
         let dialog = detect(&snapshot);
         if dialog != self.seen.dialog {
             self.seen = Seen { dialog, since: Instant::now() };

@@ -140,7 +140,10 @@ impl Uplink {
     pub fn unsent(&self) -> Vec<Numbered> {
         let mut out = Vec::new();
         let mut bytes = 0;
-        for e in self.entries.iter().filter(|e| e.numbered.seq > self.sent) {
+        // Entries are in increasing seq order: skip the sent ones without walking them (a
+        // busy session keeps tens of thousands waiting for their acknowledgement).
+        let first = self.entries.partition_point(|e| e.numbered.seq <= self.sent);
+        for e in self.entries.range(first..) {
             if !out.is_empty() && bytes + e.bytes > BATCH_LIMIT_BYTES {
                 break;
             }
