@@ -55,5 +55,15 @@ down:
 logs:
     docker compose logs -f relay
 
+# Benchmarks on release builds, results into BENCHMARKS.md (~25 min; e.g. `just bench --only store`)
+bench *args:
+    cargo build --release --locked -p cr -p cr-server -p cr-bench
+    CR_BENCH_COMMAND="just bench {{args}}" ./target/release/cr-bench --write BENCHMARKS.md {{args}}
+
+# Every benchmark on tiny inputs: checks that each runs and produces numbers, asserts no timings
+bench-quick:
+    cargo build --locked -p cr -p cr-server -p cr-bench
+    ./target/debug/cr-bench --quick
+
 # Exactly what CI runs after installing its tools (.ci/run)
-ci: fmt-check lint doc test deploy-check
+ci: fmt-check lint doc test deploy-check bench-quick
