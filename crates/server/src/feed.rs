@@ -68,12 +68,17 @@ pub async fn events(
             Some(id)
         }
     };
-    // Subscribe before reading any state, so nothing published in between is missed.
+    // Where this client's feed starts, then the subscription, then a check: an event the
+    // store committed in between may have been published before the subscription, so it is
+    // replayed from the store rather than lost. (Reading the position after subscribing would
+    // lose an event committed before the read and published after the subscription: the
+    // broadcast copy would be dropped as already known.)
+    let start = state.store.committed_eid();
     let feed = state.hub.subscribe();
     let screen = session.as_ref().map(|s| state.hub.watch_screen(s));
     let (last_eid, replay) = match last_id {
         Some(id) => (id, true),
-        None => (state.store.read(store::max_eid).await?, false),
+        None => (start, state.store.committed_eid() != start),
     };
     let client = Client {
         shutdown: state.shutdown.clone(),

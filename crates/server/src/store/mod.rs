@@ -147,6 +147,11 @@ impl Store {
         .map_err(|e| StoreError::Commit(format!("read task failed: {e}")))?
     }
 
+    /// The highest feed event id committed, without a query: where a new feed client starts.
+    pub fn committed_eid(&self) -> u64 {
+        self.inner.writer.committed_eid()
+    }
+
     /// Stops taking writes, commits what is queued and waits for the writer thread to finish.
     pub fn close(&self) {
         self.inner.writer.close();

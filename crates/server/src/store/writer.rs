@@ -7,7 +7,8 @@
 //! adding latency.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
@@ -48,16 +49,26 @@ type Job = Box<dyn FnOnce(Result<&mut Tx<'_>>) -> Finish + Send>;
 pub(super) struct Writer {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The highest feed event id committed, set after each commit and before its follow-ups.
+    committed_eid: Arc<AtomicU64>,
 }
 
 impl Writer {
     pub(super) fn start(conn: Connection) -> Result<Self> {
-        let next_eid = super::sessions::max_eid(&conn)? + 1;
+        let max_eid = super::sessions::max_eid(&conn)?;
+        let committed_eid = Arc::new(AtomicU64::new(max_eid));
+        let committed = committed_eid.clone();
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx, next_eid))?;
-        Ok(Self { jobs: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+            .spawn(move || run(conn, rx, max_eid + 1, &committed))?;
+        Ok(Self { jobs: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)), committed_eid })
+    }
+
+    /// The highest feed event id committed so far. Every event above it is either not yet
+    /// committed or committed after this read, so it reaches whoever subscribed before.
+    pub(super) fn committed_eid(&self) -> u64 {
+        self.committed_eid.load(Ordering::Acquire)
     }
 
     pub(super) async fn submit<R, F, T>(&self, f: F, then: T) -> Result<()>
@@ -106,7 +117,12 @@ fn in_savepoint<R>(tx: &mut Tx<'_>, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) ->
     result
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, mut next_eid: u64) {
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    mut next_eid: u64,
+    committed_eid: &AtomicU64,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH_JOBS);
     let mut finishers: Vec<Finish> = Vec::with_capacity(MAX_BATCH_JOBS);
     while let Some(first) = rx.blocking_recv() {
@@ -134,9 +150,12 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, mut next_eid: u64) {
                 Err(StoreError::Commit(e))
             }
         };
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, "database batch did not commit");
-            next_eid = batch_eid;
+        match &committed {
+            Ok(()) => committed_eid.store(next_eid - 1, Ordering::Release),
+            Err(e) => {
+                tracing::error!(error = %e, "database batch did not commit");
+                next_eid = batch_eid;
+            }
         }
         for finish in finishers.drain(..) {
             let result = match &committed {
