@@ -99,6 +99,9 @@ impl vt100::Callbacks for Collector {
 /// The emulator of one session.
 pub struct VirtualScreen {
     parser: vt100::Parser<Collector>,
+    /// The last snapshot, until the screen changes: a frame, the detector and the typist
+    /// often look at the same screen in a row, and building one costs more than copying it.
+    last_snapshot: std::cell::RefCell<Option<Screen>>,
 }
 
 impl std::fmt::Debug for VirtualScreen {
@@ -118,16 +121,19 @@ impl VirtualScreen {
                 0,
                 Collector::default(),
             ),
+            last_snapshot: std::cell::RefCell::default(),
         }
     }
 
     /// Feeds program output.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.last_snapshot.get_mut().take();
         self.parser.process(bytes);
     }
 
     /// Resizes like a terminal does; rows pushed off the top become transcript lines.
     pub fn resize(&mut self, rows: u16, cols: u16) {
+        self.last_snapshot.get_mut().take();
         self.parser.set_size(dim(rows), dim(cols));
     }
 
@@ -135,6 +141,7 @@ impl VirtualScreen {
     pub fn reset(&mut self) {
         let (rows, cols) = self.parser.screen().size();
         let title = std::mem::take(&mut self.parser.callbacks_mut().title);
+        self.last_snapshot.get_mut().take();
         self.parser = vt100::Parser::new_with_callbacks(
             rows,
             cols,
@@ -171,6 +178,10 @@ impl VirtualScreen {
 
     /// The screen as the phone sees it.
     pub fn snapshot(&self) -> Screen {
+        self.last_snapshot.borrow_mut().get_or_insert_with(|| self.build_snapshot()).clone()
+    }
+
+    fn build_snapshot(&self) -> Screen {
         let s = self.parser.screen();
         let (rows, cols) = self.size();
         let (crow, ccol) = s.cursor_position();
@@ -196,22 +207,44 @@ fn color(c: vt100::Color) -> Option<Color> {
 
 fn row(s: &vt100::Screen, r: u16, cols: u16) -> Row {
     let mut spans: Vec<Span> = Vec::new();
+    // Blank cells of the default look are only counted: most of a row is such blanks after
+    // its text, and they matter only if something follows them.
+    let mut blanks = 0;
     for c in 0..cols {
         let Some(cell) = s.cell(r, c) else { break };
         if cell.is_wide_continuation() {
             continue;
         }
+        let text = if cell.has_contents() { cell.contents() } else { " " };
+        let (fg, bg) = (cell.fgcolor(), cell.bgcolor());
+        let (bold, dim, italic) = (cell.bold(), cell.dim(), cell.italic());
+        let (underline, inverse) = (cell.underline(), cell.inverse());
+        let plain = fg == vt100::Color::Default
+            && bg == vt100::Color::Default
+            && !(bold || dim || italic || underline || inverse);
+        if plain && text == " " {
+            blanks += 1;
+            continue;
+        }
+        if blanks > 0 {
+            match spans.last_mut() {
+                Some(last) if last.same_style(&Span::default()) => {}
+                _ => spans.push(Span::default()),
+            }
+            let last = spans.last_mut().expect("just ensured");
+            last.text.extend(std::iter::repeat_n(' ', blanks));
+            blanks = 0;
+        }
         let style = Span {
             text: String::new(),
-            fg: color(cell.fgcolor()),
-            bg: color(cell.bgcolor()),
-            bold: cell.bold(),
-            dim: cell.dim(),
-            italic: cell.italic(),
-            underline: cell.underline(),
-            inverse: cell.inverse(),
+            fg: color(fg),
+            bg: color(bg),
+            bold,
+            dim,
+            italic,
+            underline,
+            inverse,
         };
-        let text = if cell.has_contents() { cell.contents() } else { " " };
         match spans.last_mut() {
             Some(last) if last.same_style(&style) => last.text.push_str(text),
             _ => spans.push(Span { text: text.to_owned(), ..style }),

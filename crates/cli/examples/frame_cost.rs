@@ -1,0 +1,75 @@
+//! Measures what one screen update costs `cr` and the relay on a 50x200 terminal full of
+//! output (microseconds per call): `cargo run --release -p cr --example frame_cost`.
+//! The split between vt100's own cell accessors and our snapshot code is why the snapshot is
+//! memoized and built with as few accessor calls as the format allows.
+
+#![allow(clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::num::NonZeroU16;
+use std::time::Instant;
+
+use cr_proto::{ScreenUpdate, Uplink};
+
+const ROWS: u16 = 50;
+const COLS: u16 = 200;
+const CALLS: u32 = 2000;
+
+fn line(i: usize) -> String {
+    format!("tick {i:06} compiling module with 3 warnings and some numbers 12345 67890\r\n")
+}
+
+/// Microseconds per call of `f`.
+fn per_call(mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        f();
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(CALLS)
+}
+
+fn main() {
+    let mut parser =
+        vt100::Parser::new(NonZeroU16::new(ROWS).unwrap(), NonZeroU16::new(COLS).unwrap(), 0);
+    let mut screen = cr::screen::VirtualScreen::new(ROWS, COLS);
+    for i in 0..60 {
+        parser.process(line(i).as_bytes());
+        screen.feed(line(i).as_bytes());
+    }
+    let cells = per_call(|| {
+        let s = parser.screen();
+        let mut n = 0u32;
+        for r in 0..ROWS {
+            for c in 0..COLS {
+                n += u32::from(s.cell(r, c).is_some_and(vt100::Cell::has_contents));
+            }
+        }
+        black_box(n);
+    });
+    let plain_rows = per_call(|| {
+        black_box(parser.screen().rows(0, COLS).count());
+    });
+    let old = screen.snapshot();
+    screen.feed(line(60).as_bytes());
+    let fresh = per_call(|| {
+        // A fed byte invalidates the memo, so each call builds the snapshot anew.
+        screen.feed(b"");
+        black_box(screen.snapshot());
+    });
+    let memo = per_call(|| drop(black_box(screen.snapshot())));
+    let new = screen.snapshot();
+    let detect = per_call(|| drop(black_box(cr::detect::detect(&new))));
+    let update = ScreenUpdate::between(&old, &new);
+    let diff = per_call(|| drop(black_box(ScreenUpdate::between(&old, &new))));
+    let msg = Uplink::Output { output: update.clone() };
+    let json = serde_json::to_vec(&msg).unwrap();
+    let to_json = per_call(|| drop(black_box(serde_json::to_vec(&msg).unwrap())));
+    let parse = per_call(|| drop(black_box(serde_json::from_slice::<Uplink>(&json).unwrap())));
+    println!(
+        "{ROWS}x{COLS}: vt100 cell() over every cell {cells:.0} us, vt100 rows() {plain_rows:.0} us; \
+         snapshot {fresh:.0} us (memoized {memo:.1} us); detect {detect:.1} us; diff {diff:.1} us \
+         ({} rows); update JSON {to_json:.1} us ({} B), parsed back {parse:.1} us",
+        update.changes.len(),
+        json.len()
+    );
+}
