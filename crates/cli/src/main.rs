@@ -24,11 +24,20 @@ const SIGNALS_CAP: usize = 8;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(r) => r,
-            Err(e) => return fail(&anyhow::Error::from(e).context("cannot start the runtime")),
-        };
+    // `cr hook` lives for one hook call, and Claude Code waits for it: no worker threads to
+    // start (a third of its start-up time), one request to make.
+    let mut builder = match cli.command {
+        Some(Command::Hook) => tokio::runtime::Builder::new_current_thread(),
+        _ => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(2);
+            b
+        }
+    };
+    let runtime = match builder.enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(&anyhow::Error::from(e).context("cannot start the runtime")),
+    };
     let config_path = config::config_path(cli.config.as_deref());
     let result = runtime.block_on(async {
         match cli.command {
