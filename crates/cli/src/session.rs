@@ -38,8 +38,13 @@ use crate::{
 /// most one update per interval while output keeps coming.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(30);
 /// A question counts once the dialog has looked the same for this long (Claude Code redraws
-/// a dialog several times while it opens; answering half-drawn dialogs is hazard 4).
+/// a dialog several times while it opens; answering half-drawn dialogs is hazard 4). Keys of
+/// an answer are never typed into a dialog younger than this.
 pub const PROMPT_SETTLE: Duration = Duration::from_millis(300);
+/// A question also counts once the program has been silent this long with the dialog on
+/// screen: a program that stopped writing has finished drawing, so the phone need not wait
+/// out [`PROMPT_SETTLE`] (which still applies when other output keeps flowing).
+pub const PROMPT_QUIET: Duration = Duration::from_millis(30);
 /// With hooks on, how long a settled Claude Code permission dialog waits for its
 /// `PermissionRequest` before it becomes a screen prompt instead (auto mode asks some
 /// questions without the hook).
@@ -219,6 +224,8 @@ impl Session {
             frame_due: None,
             last_frame: Instant::now() - FRAME_INTERVAL,
             quiet_due: None,
+            last_output: Instant::now(),
+            answered_dialog: None,
             flush_due: None,
             was_alternate: false,
             seen: Seen { dialog: None, since: Instant::now() },
@@ -300,6 +307,11 @@ struct Core {
     frame_due: Option<Instant>,
     last_frame: Instant,
     quiet_due: Option<Instant>,
+    /// When the program last wrote anything.
+    last_output: Instant,
+    /// Fingerprint of a dialog whose prompt the phone answered through its hook, while it is
+    /// still on screen: Claude Code closes it itself, and until it does it is no new question.
+    answered_dialog: Option<String>,
     flush_due: Option<Instant>,
     was_alternate: bool,
     seen: Seen,
@@ -376,13 +388,13 @@ impl Core {
                 (self.seen.since.max(t.typed_at) + PROMPT_SETTLE).min(t.typed_at + TYPIST_TIMEOUT)
             });
         }
-        let settled_at = self.seen.since + PROMPT_SETTLE;
+        let settled_at = self.settled_at();
         let now = Instant::now();
         if settled_at > now {
             return Some(settled_at);
         }
         // Settled: anything left to do?
-        let d = self.seen.dialog.as_ref();
+        let d = self.live_dialog();
         let pending_close = self.open.iter().any(|o| {
             o.dialog.as_ref().is_some_and(|od| d.is_none_or(|d| fingerprint(d) != fingerprint(od)))
         });
@@ -409,6 +421,21 @@ impl Core {
         None
     }
 
+    /// The dialog on screen, unless it is the one the phone just answered through its hook.
+    fn live_dialog(&self) -> Option<&Dialog> {
+        let d = self.seen.dialog.as_ref()?;
+        (self.answered_dialog.as_deref() != Some(fingerprint(d).as_str())).then_some(d)
+    }
+
+    /// When the current detection result counts as settled: [`PROMPT_QUIET`] after the
+    /// output stopped, or [`PROMPT_SETTLE`] after it last changed, whichever comes first; never
+    /// before a pending frame has brought the detection up to date.
+    fn settled_at(&self) -> Instant {
+        let quiet = self.seen.since.max(self.last_output) + PROMPT_QUIET;
+        let settled = (self.seen.since + PROMPT_SETTLE).min(quiet);
+        self.frame_due.map_or(settled, |f| settled.max(f))
+    }
+
     fn on_output(&mut self, out: Output) -> bool {
         match out {
             Output::Data(bytes) => self.screen.feed(&bytes),
@@ -425,6 +452,7 @@ impl Core {
             Output::Eof => return true,
         }
         let now = Instant::now();
+        self.last_output = now;
         if self.frame_due.is_none() {
             self.frame_due = Some(now.max(self.last_frame + FRAME_INTERVAL));
         }
@@ -478,6 +506,11 @@ impl Core {
         }
         self.flush_events();
         let dialog = detect(&snapshot);
+        if self.answered_dialog.is_some()
+            && dialog.as_ref().map(fingerprint) != self.answered_dialog
+        {
+            self.answered_dialog = None;
+        }
         if dialog != self.seen.dialog {
             self.seen = Seen { dialog, since: Instant::now() };
         }
@@ -666,6 +699,11 @@ impl Core {
                 Ok(decision) => {
                     let (_, reply) = self.open[i].hook.take().expect("checked");
                     if reply.send(decision).is_ok() {
+                        // Its dialog stays on screen until Claude Code takes the decision and
+                        // redraws; it must not come back as a new card meanwhile.
+                        let on_screen = self.seen.dialog.as_ref().filter(|d| claude_kind(d));
+                        self.answered_dialog =
+                            self.open[i].dialog.as_ref().or(on_screen).map(fingerprint);
                         self.close(&id, answer.status(), AnsweredBy::Phone);
                         return;
                     }
@@ -704,7 +742,11 @@ impl Core {
                     writing: false,
                     typed_at: Instant::now() - PROMPT_SETTLE,
                 });
-                self.step_typist();
+                // A card can show before the dialog is PROMPT_SETTLE old; the keys wait until
+                // it is (the settle timer steps the typist then).
+                if self.seen.since + PROMPT_SETTLE <= Instant::now() {
+                    self.step_typist();
+                }
             }
             Err(e) => warn!(prompt = %id, "cannot type this answer: {e}"),
         }
@@ -738,7 +780,7 @@ impl Core {
             return;
         }
         let now_i = Instant::now();
-        let current = self.seen.dialog.clone();
+        let current = self.live_dialog().cloned();
         let fp = current.as_ref().map(fingerprint);
         // Prompts whose dialog left the screen were answered at the keyboard.
         let gone: Vec<PromptId> = self
@@ -764,7 +806,7 @@ impl Core {
                 o.dialog = Some(dialog);
                 return;
             }
-            if self.hooks_on && now_i < self.seen.since + PROMPT_SETTLE + HOOK_GRACE {
+            if self.hooks_on && now_i < self.settled_at() + HOOK_GRACE {
                 return; // its PermissionRequest may be on its way
             }
         }

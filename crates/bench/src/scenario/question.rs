@@ -7,7 +7,8 @@
 //!   the `prompt` event (the dialog must settle first), and from the `POST …/approve` until the
 //!   first key of the answer reaches the program.
 //!
-//! The phone answers each prompt the moment it sees it.
+//! The phone answers each prompt half a second after it sees it, as a person reading the card
+//! would (see [`READ_DELAY`]).
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -37,6 +38,12 @@ const HOOK_PAUSE_MS: (u64, u64) = (100, 200);
 /// Pause before each question, ms: longer than typing and verifying an answer takes, so the
 /// next question never lands while `cr` still checks the last one closed.
 const ASK_PAUSE_MS: (u64, u64) = (900, 1200);
+
+/// How long the phone looks at a card before answering, like a person reading it. `cr` holds
+/// the keys of a screen answer until the dialog has been still for 300 ms (a dialog still
+/// being drawn may drop them, research/claude-code.md §2 hazard 4); a person never answers
+/// that fast, so the answer path is measured as people use it, not the hold.
+const READ_DELAY: Duration = Duration::from_millis(500);
 
 /// What the phone did for one prompt.
 #[derive(Debug, Clone)]
@@ -71,6 +78,7 @@ async fn approve_all(
         }
         let prompt: serde_json::Value = serde_json::from_slice(&ev.data)?;
         let id = prompt["id"].as_str().context("prompt without id")?;
+        tokio::time::sleep(READ_DELAY).await;
         let (resp, post_ns) = http::request_timed(
             port,
             "POST",
@@ -184,7 +192,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let mut details = vec![format!(
         "per round {hooks} hook prompts (stand-in `claude` running the real `cr hook` command \
          through `/bin/sh -c`) and {screens} `[y/N]` screen prompts; the phone approves each \
-         prompt the moment its `prompt` event arrives"
+         prompt {} ms after its `prompt` event arrives (a person reading the card)",
+        READ_DELAY.as_millis()
     )];
     let mut hook_all: Pairs = Vec::new();
     let mut screen_all: Pairs = Vec::new();
