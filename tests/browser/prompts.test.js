@@ -160,3 +160,30 @@ test('a card answered on another phone closes with a note on this one', async ()
   assert.deepEqual(page.problems, []);
   assert.deepEqual(other.problems, []);
 });
+
+test('after opting in, a question shows a system notification while the page is in the background', async () => {
+  const page = await newPage(browser, relay);
+  await page.context().grantPermissions(['notifications'], { origin: relay.url });
+  // The user is in another app: the page is open but has no focus.
+  await page.addInitScript(() => {
+    document.hasFocus = () => false;
+  });
+  await login(page, relay);
+  await page.click('#menu-btn');
+  assert.match(await page.locator('#notify-btn').innerText(), /Turn on notifications/);
+  await page.click('#notify-btn');
+  await waitFor(() => page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())), 'the service worker');
+  assert.match(await page.locator('#notify-btn').innerText(), /Notifications: on/);
+  await page.locator('#conn[data-state="live"]').waitFor({ timeout: WAIT_MS });
+  const ws = await Workstation.start(relay, config, 'notify-me', ['dialog']);
+  await page.locator('.card').first().waitFor({ timeout: WAIT_MS });
+  const shown = await waitFor(() => page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    const list = await reg.getNotifications();
+    return list.length > 0 && list.map((n) => ({ title: n.title, body: n.body, url: n.data && n.data.url }));
+  }), 'a system notification');
+  assert.match(shown[0].title, /^notify-me: /, 'the notification names the session');
+  assert.match(shown[0].url, /#s=/, 'tapping it opens the session');
+  await ws.stop();
+  assert.deepEqual(page.problems, []);
+});
