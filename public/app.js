@@ -734,6 +734,22 @@ function renderCards() {
   if (current.length !== els.length || current.some((el, i) => el !== els[i])) box.replaceChildren(...els);
   box.dataset.count = String(els.length);
   $('dock').classList.toggle('has-cards', els.length > 0);
+  renderElsewhere();
+}
+
+/** In a session view, questions of other sessions are one tap away instead of invisible. */
+function renderElsewhere() {
+  const link = $('elsewhere');
+  const open = state.open;
+  const others = state.view === 'session' && open
+    ? [...state.prompts.values()].filter((p) => p.session_id !== open.id)
+    : [];
+  link.hidden = others.length === 0;
+  if (!others.length) return;
+  const names = [...new Set(others.map((p) => (state.sessions.get(p.session_id) || { name: p.session_id }).name))];
+  const count = others.length === 1 ? '1 question' : `${others.length} questions`;
+  link.textContent = `${count} waiting in ${names.join(', ')} →`;
+  link.href = names.length === 1 ? `#s=${encodeURIComponent(others[0].session_id)}` : '#';
 }
 
 function updateTitle() {

@@ -153,7 +153,7 @@ function buildOptions(prompt, options, onChoice) {
   if (approve || reject) {
     const row = h('div', { className: 'yesno' });
     if (reject) {
-      row.appendChild(optionButton(reject, 'btn reject', () => openReject(box, onChoice), 'Reject'));
+      row.appendChild(optionButton(reject, 'btn reject', () => openReject(box), 'Reject'));
     }
     if (approve) {
       row.appendChild(optionButton(approve, 'btn approve', () => onChoice({ type: 'approve' }), 'Approve'));
@@ -202,12 +202,15 @@ function buildRejectForm(box, onChoice, promptId) {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       form.requestSubmit();
+    } else if (e.key === 'Escape') {
+      cancel.click();
+      box.querySelector('.btn.reject').focus();
     }
   });
   return form;
 }
 
-function openReject(box, _onChoice) {
+function openReject(box) {
   const form = box.querySelector('.reject-form');
   form.hidden = false;
   box.classList.add('rejecting');

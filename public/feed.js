@@ -40,17 +40,21 @@ export class Feed {
   /** Opens the stream for all sessions plus `session`'s screen stream (null for none). */
   connect(session) {
     this.session = session;
-    this.restart();
+    this.restart(true);
   }
 
-  /** Drops the current stream and opens a new one now (after coming back online, say). */
-  restart() {
+  /**
+   * Drops the current stream and opens a new one now (after coming back online, say).
+   * `switching` is true when the page just changed which session it shows: the indicator then
+   * keeps its state instead of flashing "reconnecting".
+   */
+  restart(switching = false) {
     this.stop();
     const gen = ++this.generation;
     const url = this.session ? `events?session=${encodeURIComponent(this.session)}` : 'events';
     const es = new EventSource(url, { withCredentials: true });
     this.es = es;
-    this.setStatus(this.status === 'live' ? 'reconnecting' : this.status);
+    if (!switching && this.status === 'live') this.setStatus('reconnecting');
     es.onopen = () => {
       if (gen !== this.generation) return;
       this.backoff = FIRST_BACKOFF_MS;
