@@ -734,6 +734,7 @@ function renderCards() {
   if (current.length !== els.length || current.some((el, i) => el !== els[i])) box.replaceChildren(...els);
   box.dataset.count = String(els.length);
   $('dock').classList.toggle('has-cards', els.length > 0);
+  $('app').classList.toggle('with-cards', els.length > 0);
   renderElsewhere();
 }
 
