@@ -888,6 +888,7 @@ function bindUi() {
     fit();
   });
   bindPinch(scroller);
+  followVisualViewport();
   new ResizeObserver(() => {
     fit();
     if (state.open && state.open.stick) scrollToBottom();
@@ -913,6 +914,24 @@ function bindUi() {
     if (state.view === 'list') renderSessions();
     else if (state.view === 'session') renderHeader();
   }, AGE_REFRESH_MS);
+}
+
+/**
+ * iOS Safari ignores `interactive-widget=resizes-content`: the keyboard covers the page instead
+ * of shrinking it. Following the visual viewport's height keeps the input and the cards above
+ * the keyboard there; where the layout already resizes (Android, desktop) this changes nothing.
+ */
+function followVisualViewport() {
+  const vv = window.visualViewport;
+  if (!vv) return;
+  const app = $('app');
+  const apply = () => {
+    const covered = vv.scale === 1 && vv.height < window.innerHeight - 1;
+    app.style.height = covered ? `${vv.height}px` : '';
+    if (covered && vv.offsetTop > 0) window.scrollTo(0, 0);
+  };
+  vv.addEventListener('resize', apply);
+  vv.addEventListener('scroll', apply);
 }
 
 function autosize(el) {

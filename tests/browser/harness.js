@@ -187,18 +187,24 @@ export class Workstation {
   }
 
   /** Runs `cr --name NAME -- python3 fake_program.py ARGS…` in a 100x30 tmux window. */
-  static async start(relay, config, name, args, { cols = 100, rows = 30 } = {}) {
+  static async start(relay, config, name, args, options = {}) {
+    return Workstation.run(relay, config, name, ['python3', FAKE, ...args], options);
+  }
+
+  /** Runs `cr --name NAME -- COMMAND…` in tmux, with extra environment and working directory. */
+  static async run(relay, config, name, command, { cols = 100, rows = 30, env = {}, cwd = process.cwd(), crArgs = [] } = {}) {
     const ws = new Workstation(relay, config, name);
-    const env = {
+    const vars = {
       CR_CONFIG: config,
       XDG_STATE_HOME: ws.state,
       TERM: 'xterm-256color',
       LANG: 'C.UTF-8',
       LC_ALL: 'C.UTF-8',
+      ...env,
     };
-    const envArgs = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');
-    const cmd = `env ${envArgs} ${shellQuote(CR)} --name ${shellQuote(name)} -- python3 ${shellQuote(FAKE)} ${args.map(shellQuote).join(' ')}`;
-    await ws.tmux('new-session', '-d', '-c', process.cwd(), '-x', String(cols), '-y', String(rows), cmd);
+    const envArgs = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');
+    const cmd = `env ${envArgs} ${shellQuote(CR)} --name ${shellQuote(name)} ${crArgs.map(shellQuote).join(' ')} -- ${command.map(shellQuote).join(' ')}`;
+    await ws.tmux('new-session', '-d', '-c', cwd, '-x', String(cols), '-y', String(rows), cmd);
     await ws.tmux('set-option', '-g', 'remain-on-exit', 'on');
     cleanups.push(() => ws.stop());
     return ws;
