@@ -224,10 +224,25 @@ function showLogin(reason) {
   updateTitle();
 }
 
-/** The relay refused the feed: find out whether it is down or the login is gone. */
+/**
+ * The relay refused the feed: find out whether it is down, the login is gone, or the open
+ * session does not exist (the session stream answers 404 for an unknown id).
+ */
 async function checkLogin() {
   const r = await api('GET', 'api/sessions');
-  if (r.status === 401) showLogin('session');
+  if (r.status === 401) {
+    showLogin('session');
+    return;
+  }
+  const open = state.open;
+  if (!r.ok || !open || open.missing) return;
+  const d = await api('GET', `api/sessions/${encodeURIComponent(open.id)}`);
+  if (d.status === 404 && state.open === open) {
+    open.missing = true;
+    replaceSessions(Array.isArray(r.data) ? r.data : []);
+    feed.connect(null); // keep the list and the cards live
+    renderAll();
+  }
 }
 
 // ---- snapshots -----------------------------------------------------------------------------
