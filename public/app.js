@@ -201,7 +201,7 @@ function setView(view) {
 
 const LOGIN_REASONS = {
   nolink: ['Log in from your workstation', 'This page needs a one-time login link.'],
-  expired: ['This login link has expired or was already used', 'Each link works once, for 10 minutes. Make a new one:'],
+  expired: ['This login link has expired or was already used', 'Make a new one:'],
   loggedout: ['You are logged out', 'To log in again, make a new login link:'],
   session: ['Your login has ended', 'It expired or was logged out elsewhere. Make a new login link:'],
   ratelimited: ['Too many login attempts', 'Wait a minute, then open a fresh login link:'],

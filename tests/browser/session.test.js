@@ -24,7 +24,10 @@ async function openSession(page, name, text) {
   await item.waitFor({ timeout: WAIT_MS });
   await item.click();
   await page.locator('#session-view').waitFor({ state: 'visible', timeout: WAIT_MS });
-  await page.locator('#screen', { hasText: text }).waitFor({ timeout: WAIT_MS });
+  await page.locator('#screen', { hasText: text }).waitFor({ timeout: WAIT_MS }).catch(async (e) => {
+    await shot(page, `failed-${name}`);
+    throw new Error(`${e.message}\nthe page shows:\n${await renderedText(page)}`);
+  });
 }
 
 /** Waits until the page's screen and `GET /text` agree, and returns the text. */
@@ -151,6 +154,12 @@ test('the key row and the text box type into the program', async () => {
 
 test('history loads backwards as the user scrolls up', async () => {
   const ws = await Workstation.start(relay, config, 'history', ['lines', '700']);
+  const id = await ws.sessionId();
+  // Let the relay store the whole history first, so the page finds it there (not live).
+  await waitFor(async () => {
+    const r = await relay.api(`/api/sessions/${id}/transcript?after=0&limit=1000`);
+    return Array.isArray(r.data) && r.data.some((l) => l.line === 'history line 0600');
+  }, 'the history to reach the relay');
   const page = await newPage(browser, relay);
   await login(page, relay);
   await openSession(page, 'history', 'END OF HISTORY');
