@@ -204,7 +204,9 @@ export class Workstation {
     };
     const envArgs = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');
     const cmd = `env ${envArgs} ${shellQuote(CR)} --name ${shellQuote(name)} ${crArgs.map(shellQuote).join(' ')} -- ${command.map(shellQuote).join(' ')}`;
-    await ws.tmux('new-session', '-d', '-c', cwd, '-x', String(cols), '-y', String(rows), cmd);
+    // `; exit $?` keeps the shell as the pane's process and cr as its child: tmux resumes a pane
+    // process that stops, and the offline test needs to freeze cr.
+    await ws.tmux('new-session', '-d', '-c', cwd, '-x', String(cols), '-y', String(rows), `${cmd}; exit $?`);
     await ws.tmux('set-option', '-g', 'remain-on-exit', 'on');
     cleanups.push(() => ws.stop());
     return ws;
@@ -229,9 +231,11 @@ export class Workstation {
     await this.tmux('kill-server').catch(() => {});
   }
 
-  /** The pid of `cr` itself (tmux runs `env`, which execs `cr`). */
+  /** The pid of `cr` itself: the child of the pane's shell (`env` execs `cr`). */
   async pid() {
-    return Number((await this.tmux('list-panes', '-t', '0', '-F', '#{pane_pid}')).trim());
+    const shell = (await this.tmux('list-panes', '-t', '0', '-F', '#{pane_pid}')).trim();
+    const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', shell]);
+    return Number(stdout.trim().split(/\s+/)[0]);
   }
 
   /** The session's id, once the relay lists it under this name. */

@@ -41,7 +41,9 @@ async function phoneWithCard(name, { open = false, args = ['dialog'] } = {}) {
     await page.locator('.sess', { hasText: name }).click();
     await page.locator('#session-view').waitFor({ state: 'visible', timeout: WAIT_MS });
   }
-  const card = page.locator('.card').first();
+  // Only this session's card: other tests' sessions may still be waiting on the list.
+  const card = open ? page.locator('.card').first()
+    : page.locator('.card', { has: page.locator('.card-session', { hasText: name }) }).first();
   await card.waitFor({ timeout: WAIT_MS });
   return { page, ws, card };
 }
@@ -64,7 +66,7 @@ test('a question card appears, and Approve types the right key', async () => {
   await shot(page, 'phone-card-list');
 
   await card.locator('[data-option="approve"]').click();
-  await page.locator('.card').waitFor({ state: 'detached', timeout: WAIT_MS });
+  await card.waitFor({ state: 'detached', timeout: WAIT_MS });
   await page.locator('.note', { hasText: 'Approved' }).waitFor({ timeout: WAIT_MS });
   const screen = await ws.waitScreen('CHOSE 1: Yes');
   assert.match(screen, /KEYS '1'\s*$/m, 'the program got exactly the digit 1');
@@ -76,7 +78,7 @@ test('a question card appears, and Approve types the right key', async () => {
 test('Always picks the don’t-ask-again option', async () => {
   const { page, ws, card } = await phoneWithCard('always-me');
   await card.locator('[data-option="always"]').click();
-  await page.locator('.card').waitFor({ state: 'detached', timeout: WAIT_MS });
+  await card.waitFor({ state: 'detached', timeout: WAIT_MS });
   const screen = await ws.waitScreen('CHOSE 2');
   assert.match(screen, /CHOSE 2: Yes, and don’t ask again for: python3 \*/);
   await ws.stop();
@@ -93,7 +95,7 @@ test('Reject with a message tells the program what to do instead', async () => {
   await box.fill('use cargo test instead');
   await shot(page, 'phone-card-reject');
   await card.locator('.confirm-reject').click();
-  await page.locator('.card').waitFor({ state: 'detached', timeout: WAIT_MS });
+  await card.waitFor({ state: 'detached', timeout: WAIT_MS });
   await page.locator('.note', { hasText: 'Rejected' }).waitFor({ timeout: WAIT_MS });
   await ws.waitScreen('REJECTED WITH MESSAGE: use cargo test instead');
   await ws.stop();
@@ -101,11 +103,11 @@ test('Reject with a message tells the program what to do instead', async () => {
 });
 
 test('a question answered at the keyboard first closes the card', async () => {
-  const { page, ws } = await phoneWithCard('keyboard-first', { open: true });
+  const { page, ws, card } = await phoneWithCard('keyboard-first', { open: true });
   await ws.waitScreen('Do you want to proceed?');
   await ws.keys('3'); // the person at the workstation says No
   await ws.waitScreen('CHOSE 3: No');
-  await page.locator('.card').waitFor({ state: 'detached', timeout: WAIT_MS });
+  await card.waitFor({ state: 'detached', timeout: WAIT_MS });
   await page.locator('.note', { hasText: 'Answered on the terminal' }).waitFor({ timeout: WAIT_MS });
   await shot(page, 'phone-answered-on-terminal');
   await ws.stop();
@@ -116,7 +118,7 @@ test('a [y/N] question gets a card whose yes types y', async () => {
   const { page, ws, card } = await phoneWithCard('yes-no', { args: ['yn'] });
   const yes = card.locator('[data-option="approve"], .btn.choice', { hasText: /^(Approve|y|yes)/i }).first();
   await yes.click();
-  await page.locator('.card').waitFor({ state: 'detached', timeout: WAIT_MS });
+  await card.waitFor({ state: 'detached', timeout: WAIT_MS });
   await ws.waitScreen("ANSWER 'y'");
   await ws.stop();
   assert.deepEqual(page.problems, []);
@@ -140,7 +142,7 @@ test('while the workstation is offline the card stays and says so', async () => 
   await page.locator('.sess', { hasText: 'offline-box' }).locator('.badge', { hasText: 'waiting' })
     .waitFor({ timeout: WAIT_MS });
   await card.locator('[data-option="approve"]').click();
-  await page.locator('.card').waitFor({ state: 'detached', timeout: WAIT_MS });
+  await card.waitFor({ state: 'detached', timeout: WAIT_MS });
   await ws.waitScreen('CHOSE 1: Yes');
   await ws.stop();
   assert.deepEqual(page.problems, []);
@@ -150,7 +152,7 @@ test('a card answered on another phone closes with a note on this one', async ()
   const { page, ws, card } = await phoneWithCard('two-phones');
   const other = await newPage(browser, relay);
   await login(other, relay);
-  const otherCard = other.locator('.card').first();
+  const otherCard = other.locator('.card', { has: other.locator('.card-session', { hasText: 'two-phones' }) }).first();
   await otherCard.waitFor({ timeout: WAIT_MS });
   await otherCard.locator('[data-option="approve"]').click();
   await ws.waitScreen('CHOSE 1: Yes');
@@ -176,7 +178,7 @@ test('after opting in, a question shows a system notification while the page is 
   assert.match(await page.locator('#notify-btn').innerText(), /Notifications: on/);
   await page.locator('#conn[data-state="live"]').waitFor({ timeout: WAIT_MS });
   const ws = await Workstation.start(relay, config, 'notify-me', ['dialog']);
-  await page.locator('.card').first().waitFor({ timeout: WAIT_MS });
+  await page.locator('.card', { has: page.locator('.card-session', { hasText: 'notify-me' }) }).waitFor({ timeout: WAIT_MS });
   const shown = await waitFor(() => page.evaluate(async () => {
     const reg = await navigator.serviceWorker.ready;
     const list = await reg.getNotifications();
