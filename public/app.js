@@ -26,6 +26,8 @@ const AGE_REFRESH_MS = 30000;
 const RESYNC_AFTER_HIDDEN_MS = 15000;
 /** `before` value meaning "the newest lines" (larger than any sequence number). */
 const NEWEST = Number.MAX_SAFE_INTEGER;
+/** Text sizes the zoom button steps through, as multiples of the fitted size. */
+const ZOOM_STEPS = [1, 1.75, 2.5];
 /** Terminal line height as a multiple of the font size (rounded to device pixels in `fit`). */
 const LINE_HEIGHT = 1.22;
 
@@ -599,7 +601,10 @@ function fit() {
   termEl.style.fontSize = `${size}px`;
   termEl.style.setProperty('--lh', `${lineHeight}px`);
   termEl.style.width = `${open.model.cols}ch`;
-  $('fit-btn').hidden = state.zoom === 1;
+  const zoomBtn = $('zoom-btn');
+  const atMax = state.zoom >= ZOOM_STEPS[ZOOM_STEPS.length - 1] - 0.01;
+  zoomBtn.textContent = atMax ? 'Fit' : 'A+';
+  zoomBtn.setAttribute('aria-label', atMax ? 'Fit the width' : 'Larger text');
 }
 
 function measureAdvance() {
@@ -898,9 +903,12 @@ function bindUi() {
     scrollToBottom();
     $('jump-btn').hidden = true;
   });
-  $('fit-btn').addEventListener('click', () => {
-    state.zoom = 1;
+  $('zoom-btn').addEventListener('click', () => {
+    // Bigger steps, then back to the fitted width; pinching sets any size in between.
+    const next = ZOOM_STEPS.find((z) => z > state.zoom + 0.01);
+    state.zoom = next || 1;
     fit();
+    if (state.open && state.open.stick) scrollToBottom();
   });
   bindPinch(scroller);
   followVisualViewport();

@@ -210,6 +210,16 @@ for (const [label, device] of [['phone', PHONE], ['desktop', DESKTOP]]) {
       .map(({ b, r }) => `${b} ${Math.round(r.width)}x${Math.round(r.height)}`));
     assert.deepEqual(small, [], 'touch targets of 44 px or more');
     await shot(page, `${label}-session`);
+    // Larger text: the terminal grows and scrolls inside its box; the page itself never does.
+    await page.click('#zoom-btn');
+    const zoomed = await page.evaluate(() => parseFloat(getComputedStyle(document.getElementById('term')).fontSize));
+    assert.ok(zoomed > fit.font * 1.5, `zoomed ${zoomed} > ${fit.font}`);
+    assert.deepEqual(await overflow(page), [], 'zoomed session view');
+    await page.click('#zoom-btn');
+    assert.equal(await page.locator('#zoom-btn').innerText(), 'Fit');
+    await page.click('#zoom-btn');
+    const back = await page.evaluate(() => parseFloat(getComputedStyle(document.getElementById('term')).fontSize));
+    assert.equal(back, fit.font, 'back to the fitted size');
     await ws.stop();
     assert.deepEqual(page.problems, []);
   });
