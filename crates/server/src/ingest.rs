@@ -1,0 +1,383 @@
+//! Ingest: what the relay does with each uplink message, without seeing a socket.
+//!
+//! Numbered events become one write job per frame. The job skips events at or below the
+//! session's stored `last_seq` (re-sends after a reconnect), stores the rest, and returns the
+//! feed events they cause; the job's follow-up runs after the commit, in commit order, and
+//! only then publishes them and releases the acknowledgement. So a phone never sees what a
+//! crash could still lose, and feed ids reach every subscriber in increasing order.
+
+use std::sync::Arc;
+
+use cr_proto::feed::{LINES, PROMPT, PROMPT_RESPONSE, SESSION_END, SESSION_START, SESSION_UPDATE};
+use cr_proto::{
+    AnsweredBy, DeviceId, Event, Numbered, PromptResponse, PromptStatus, Screen, ScreenError,
+    ScreenUpdate, Session, SessionId, SessionMeta, SessionStatus, Timestamp, TranscriptLine,
+};
+use tokio::sync::{oneshot, watch};
+
+use crate::hub::{FeedItem, LinkHandle, OutputError, ScreenState, Settled};
+use crate::state::SharedState;
+use crate::store::{self, Opened, StoreError, Tx};
+
+/// What the link reports back to `cr`: the highest stored event, or that storing failed (the
+/// link then closes, and `cr` re-sends on its next connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acks {
+    /// Highest event `seq` committed.
+    pub seq: u64,
+    /// A write failed; nothing more will be acknowledged on this link.
+    pub failed: bool,
+}
+
+/// Why a `hello` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HelloError {
+    /// The session id is another device's.
+    #[error("session id belongs to another device's session; start a new session")]
+    Foreign,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn session_item(event: &'static str, session: &Session) -> FeedItem {
+    FeedItem {
+        eid: None,
+        session: session.id.clone(),
+        event,
+        data: serde_json::to_string(session).expect("sessions serialize").into(),
+        session_only: false,
+    }
+}
+
+/// Binds a new link to the session `meta` names: creates or continues it, makes this link the
+/// live one (closing an older one), and returns the link's handle and the highest stored event.
+pub async fn hello(
+    state: &SharedState,
+    device: &DeviceId,
+    meta: SessionMeta,
+) -> Result<(LinkHandle, u64), HelloError> {
+    let (tx, rx) = oneshot::channel();
+    let dev = device.clone();
+    let attach_as = device.clone();
+    let hub = state.hub.clone();
+    state
+        .store
+        .submit(
+            move |tx| {
+                let (acked, created) = match store::open_session(tx.conn(), &dev, &meta)? {
+                    Opened::Foreign => return Ok(None),
+                    Opened::Ours { acked, created } => (acked, created),
+                };
+                let (before, after) = store::settle_status(tx.conn(), &meta.id, true)?;
+                let session = store::session(tx.conn(), &meta.id)?
+                    .ok_or_else(|| StoreError::Corrupt("session vanished".into()))?;
+                Ok(Some((acked, created, before != after, session)))
+            },
+            move |result| {
+                let outcome = result.map(|found| {
+                    found.map(|(acked, new, changed, session)| {
+                        // Attach after the commit, in commit order: a disconnect job queued
+                        // behind this one then sees the session linked.
+                        let handle = hub.attach(&session.id, &attach_as);
+                        if new {
+                            hub.publish(session_item(SESSION_START, &session));
+                        } else if changed {
+                            hub.publish(session_item(SESSION_UPDATE, &session));
+                        }
+                        (handle, acked)
+                    })
+                });
+                let _ = tx.send(outcome);
+            },
+        )
+        .await?;
+    let outcome = rx.await.map_err(|_| StoreError::Stopped)??;
+    outcome.ok_or(HelloError::Foreign)
+}
+
+/// The text stored for a `gap` event.
+pub fn gap_line(lost: u64) -> String {
+    format!("[claude-remote: {lost} events were lost while the relay was unreachable]")
+}
+
+/// What one events frame changed, to publish after the commit.
+struct Stored {
+    acked: u64,
+    items: Vec<FeedItem>,
+    settled: Vec<(cr_proto::PromptId, Settled)>,
+}
+
+/// Stores a frame of numbered events and, after the commit, publishes what they caused and
+/// acknowledges them through `acks`. Waits only for room in the writer's queue.
+pub async fn events(
+    state: &SharedState,
+    session: &SessionId,
+    events: Vec<Numbered>,
+    acks: Arc<watch::Sender<Acks>>,
+) -> Result<(), StoreError> {
+    let hub = state.hub.clone();
+    let id = session.clone();
+    state
+        .store
+        .submit(
+            move |tx| store_events(tx, &id, events),
+            move |result| match result {
+                Ok(stored) => {
+                    for item in stored.items {
+                        hub.publish(item);
+                    }
+                    for (prompt, settled) in stored.settled {
+                        hub.settled(&prompt, settled);
+                    }
+                    acks.send_modify(|a| a.seq = a.seq.max(stored.acked));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "storing events failed; closing the link so cr re-sends");
+                    acks.send_modify(|a| a.failed = true);
+                }
+            },
+        )
+        .await
+}
+
+fn store_events(
+    tx: &mut Tx<'_>,
+    session: &SessionId,
+    events: Vec<Numbered>,
+) -> store::Result<Stored> {
+    let mut last = store::last_seq(tx.conn(), session)?;
+    let mut out = Stored { acked: last, items: Vec::new(), settled: Vec::new() };
+    let mut lines: Vec<TranscriptLine> = Vec::new();
+    let mut lines_eid = 0;
+    let mut prompts_changed = false;
+    let mut ended = false;
+
+    for Numbered { seq, event } in events {
+        if seq <= last {
+            continue; // a re-send of something already stored
+        }
+        last = seq;
+        let (at, text) = match event {
+            Event::Line { at, line } => (at, line),
+            Event::Gap { at, lost } => (at, gap_line(lost)),
+            other => {
+                flush_lines(&mut out.items, session, &mut lines, lines_eid);
+                prompts_changed |= store_prompt_event(tx, session, other, &mut out, &mut ended)?;
+                continue;
+            }
+        };
+        lines_eid = tx.next_eid();
+        store::insert_line(tx.conn(), session, seq, at, &text, lines_eid)?;
+        lines.push(TranscriptLine { seq, at, line: text });
+    }
+    flush_lines(&mut out.items, session, &mut lines, lines_eid);
+    store::set_last_seq(tx.conn(), session, last)?;
+    out.acked = last;
+
+    let (before, after) = store::settle_status(tx.conn(), session, true)?;
+    if ended || prompts_changed || before != after {
+        let s = store::session(tx.conn(), session)?
+            .ok_or_else(|| StoreError::Corrupt("session vanished".into()))?;
+        out.items.push(session_item(if ended { SESSION_END } else { SESSION_UPDATE }, &s));
+    }
+    Ok(out)
+}
+
+fn flush_lines(
+    items: &mut Vec<FeedItem>,
+    session: &SessionId,
+    lines: &mut Vec<TranscriptLine>,
+    eid: u64,
+) {
+    if lines.is_empty() {
+        return;
+    }
+    let data = serde_json::to_string(&lines).expect("lines serialize");
+    lines.clear();
+    items.push(FeedItem {
+        eid: Some(eid),
+        session: session.clone(),
+        event: LINES,
+        data: data.into(),
+        session_only: true,
+    });
+}
+
+fn feed_item(
+    tx: &mut Tx<'_>,
+    session: &SessionId,
+    event: &'static str,
+    data: String,
+    at: Timestamp,
+) -> store::Result<FeedItem> {
+    let eid = tx.next_eid();
+    store::append_feed(tx.conn(), eid, session, event, &data, at)?;
+    Ok(FeedItem {
+        eid: Some(eid),
+        session: session.clone(),
+        event,
+        data: data.into(),
+        session_only: false,
+    })
+}
+
+fn settle(
+    tx: &mut Tx<'_>,
+    session: &SessionId,
+    prompt_id: cr_proto::PromptId,
+    status: PromptStatus,
+    by: AnsweredBy,
+    at: Timestamp,
+    out: &mut Stored,
+) -> store::Result<bool> {
+    if !store::settle_prompt(tx.conn(), session, &prompt_id, status, by, at)? {
+        return Ok(false);
+    }
+    let response = PromptResponse { prompt_id: prompt_id.clone(), status, by };
+    let data = serde_json::to_string(&response).expect("responses serialize");
+    out.items.push(feed_item(tx, session, PROMPT_RESPONSE, data, at)?);
+    out.settled.push((prompt_id, Settled { status, by }));
+    Ok(true)
+}
+
+/// Stores a prompt or end event; true if the set of pending prompts changed.
+fn store_prompt_event(
+    tx: &mut Tx<'_>,
+    session: &SessionId,
+    event: Event,
+    out: &mut Stored,
+    ended: &mut bool,
+) -> store::Result<bool> {
+    match event {
+        Event::PromptOpened { mut prompt } => {
+            // The link decides which session a prompt is in, and a new prompt is pending,
+            // whatever the frame says.
+            prompt.session_id = session.clone();
+            prompt.status = PromptStatus::Pending;
+            prompt.by = None;
+            if !store::insert_prompt(tx.conn(), &prompt)? {
+                tracing::warn!(prompt = %prompt.id, "prompt id already in use; ignoring the duplicate");
+                return Ok(false);
+            }
+            let data = serde_json::to_string(&prompt).expect("prompts serialize");
+            out.items.push(feed_item(tx, session, PROMPT, data, prompt.created_at)?);
+            Ok(true)
+        }
+        Event::PromptClosed { prompt_id, status, by, at } => {
+            if status == PromptStatus::Pending {
+                tracing::warn!(prompt = %prompt_id, "prompt_closed with status pending; ignored");
+                return Ok(false);
+            }
+            settle(tx, session, prompt_id, status, by, at, out)
+        }
+        Event::Ended { at, exit_code } => {
+            store::end_session(tx.conn(), session, at, exit_code)?;
+            let pending = store::pending_prompts(tx.conn(), session)?;
+            for p in pending {
+                settle(tx, session, p.id, PromptStatus::Expired, AnsweredBy::Relay, at, out)?;
+            }
+            *ended = true;
+            Ok(true)
+        }
+        Event::Line { .. } | Event::Gap { .. } => Ok(false),
+    }
+}
+
+/// A full screen from `cr`.
+pub fn screen(state: &SharedState, session: &SessionId, screen: Screen) -> Result<(), ScreenError> {
+    state.hub.set_screen(session, screen)
+}
+
+/// Changed rows from `cr`.
+pub fn output(
+    state: &SharedState,
+    session: &SessionId,
+    update: &ScreenUpdate,
+) -> Result<(), OutputError> {
+    state.hub.apply_output(session, update)
+}
+
+/// Saves the screen so a restarted relay, and an ended session, still show it. Publishes a
+/// `session_update` if the terminal title changed.
+pub async fn save_screen(state: &SharedState, session: &SessionId, screen: Arc<ScreenState>) {
+    let hub = state.hub.clone();
+    let id = session.clone();
+    let submitted = state
+        .store
+        .submit(
+            move |tx| {
+                let before = store::session(tx.conn(), &id)?;
+                store::save_screen(tx.conn(), &id, &screen.screen)?;
+                let titled = before.is_some_and(|s| s.title != screen.screen.title);
+                if titled { store::session(tx.conn(), &id) } else { Ok(None) }
+            },
+            move |result| match result {
+                Ok(Some(s)) => hub.publish(session_item(SESSION_UPDATE, &s)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "saving the screen failed"),
+            },
+        )
+        .await;
+    if let Err(e) = submitted {
+        tracing::warn!(error = %e, "saving the screen failed");
+    }
+}
+
+/// The link `link_id` is gone. If it was the session's live link, the session turns
+/// `disconnected` (unless it ended, or a newer link arrived meanwhile) and its screen is saved.
+pub async fn link_lost(state: &SharedState, session: &SessionId, link_id: u64) {
+    if !state.hub.detach(session, link_id) {
+        return; // replaced by a newer link, which owns the session now
+    }
+    let screen = state.hub.screen(session);
+    let hub = state.hub.clone();
+    let id = session.clone();
+    let submitted = state
+        .store
+        .submit(
+            move |tx| {
+                if let Some(screen) = &screen {
+                    store::save_screen(tx.conn(), &id, &screen.screen)?;
+                }
+                if hub.is_linked(&id) {
+                    return Ok(None);
+                }
+                let (before, after) = store::settle_status(tx.conn(), &id, false)?;
+                let s = store::session(tx.conn(), &id)?;
+                Ok(s.map(|s| (before != after, s)))
+            },
+            {
+                let hub = state.hub.clone();
+                move |result| match result {
+                    Ok(Some((changed, s))) => {
+                        if changed {
+                            hub.publish(session_item(SESSION_UPDATE, &s));
+                        }
+                        if s.status == SessionStatus::Ended {
+                            hub.forget(&s.id);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "recording the link loss failed"),
+                }
+            },
+        )
+        .await;
+    if let Err(e) = submitted {
+        tracing::warn!(error = %e, "recording the link loss failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gap_marker_says_how_much_was_lost() {
+        assert_eq!(
+            gap_line(3),
+            "[claude-remote: 3 events were lost while the relay was unreachable]"
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! The store: SQLite in WAL mode. All SQL of the relay lives in this module.
+//!
+//! - [`Store::write`] / [`Store::submit`] hand a job to the one writer thread (module `writer`),
+//!   which commits whatever jobs are queued in one transaction, then runs their follow-ups in
+//!   commit order: that is where acknowledgements are released and feed events published, so
+//!   nothing is announced before it is on disk.
+//! - [`Store::read`] runs a query on a pooled read connection on the blocking pool.
+//! - [`Admin`] is a plain connection for the admin subcommands, which run in another process
+//!   while the relay serves (WAL lets readers and one writer work at once; the busy timeout
+//!   queues the rare concurrent writes).
+//!
+//! Durability: `synchronous = NORMAL` in WAL mode syncs the log only at checkpoints. A commit is
+//! in the WAL file (the OS page cache) before `COMMIT` returns, so a `kill -9` of the relay loses
+//! nothing it committed; only a power cut or kernel crash could lose the last transactions, and
+//! `cr` re-sends whatever was not acknowledged.
+
+mod auth;
+mod sessions;
+mod writer;
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub use auth::*;
+pub use sessions::*;
+pub use writer::Tx;
+
+/// How long a connection waits for another one's write lock before giving up. Admin commands
+/// and the writer thread take it for milliseconds at a time.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle read connections kept for reuse; more are opened on demand and closed after use.
+const READ_POOL_IDLE: usize = 4;
+
+/// Schema migrations, applied in order at open; `PRAGMA user_version` counts those applied.
+/// Append-only: a shipped migration never changes.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON value did not parse.
+    #[error("stored data does not parse: {0}")]
+    Corrupt(String),
+    /// The batch this write belonged to did not commit.
+    #[error("database commit failed: {0}")]
+    Commit(String),
+    /// The writer thread is gone (the relay is shutting down).
+    #[error("the database writer has stopped")]
+    Stopped,
+    /// Creating the database file or directory failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The database was written by a newer relay.
+    #[error(
+        "the database has schema version {0}, newer than this cr-server knows ({1}); upgrade cr-server"
+    )]
+    TooNew(i64, usize),
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The relay's handle on the database: one writer thread, a pool of readers.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: writer::Writer,
+    idle_readers: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, applies migrations, marks every
+    /// live session `disconnected` (no link survives a restart), and starts the writer thread.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = open_connection(path)?;
+        sessions::disconnect_all(&conn)?;
+        let writer = writer::Writer::start(conn)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer,
+                idle_readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `f` in the next write batch and returns its result once the batch has committed.
+    pub async fn write<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<R> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(f, move |r| {
+            let _ = tx.send(r);
+        })
+        .await?;
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Queues `f` for the next write batch; `then` runs on the writer thread with `f`'s result
+    /// after the batch committed (or with the error if it did not), in commit order. `then` must
+    /// not block. Waits only while the writer's queue is full.
+    pub async fn submit<R, F, T>(&self, f: F, then: T) -> Result<()>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<R> + Send + 'static,
+        T: FnOnce(Result<R>) + Send + 'static,
+    {
+        self.inner.writer.submit(f, then).await
+    }
+
+    /// Runs the query `f` on a read connection, off the async threads.
+    pub async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = inner.idle_readers.lock().expect("reader pool lock").pop();
+            let conn = match idle {
+                Some(c) => c,
+                None => connect(&inner.path)?,
+            };
+            let result = f(&conn);
+            let mut pool = inner.idle_readers.lock().expect("reader pool lock");
+            if pool.len() < READ_POOL_IDLE {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Commit(format!("read task failed: {e}")))?
+    }
+
+    /// Stops taking writes, commits what is queued and waits for the writer thread to finish.
+    pub fn close(&self) {
+        self.inner.writer.close();
+    }
+}
+
+/// A plain read-write connection for the admin subcommands.
+pub struct Admin {
+    /// The connection; queries are the functions of this module.
+    pub conn: Connection,
+}
+
+impl Admin {
+    /// Opens (creating if needed) the database and applies migrations.
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(Self { conn: open_connection(path)? })
+    }
+}
+
+/// Creates the file (0600, in a 0700 directory) if missing, connects, migrates.
+fn open_connection(path: &Path) -> Result<Connection> {
+    create_private(path)?;
+    let conn = connect(path)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Commit(format!("SQLite refused WAL mode (got {mode})")));
+    }
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// The database holds device secrets: only its owner may read it.
+fn create_private(path: &Path) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // See the module docs for why NORMAL keeps every acknowledged event across kill -9.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > MIGRATIONS.len() as i64 {
+        return Err(StoreError::TooNew(version, MIGRATIONS.len()));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let next = i + 1;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {next}; COMMIT;"
+        ))
+        .inspect_err(|_| {
+            let _ = conn.execute_batch("ROLLBACK");
+        })?;
+        tracing::info!(version = next, "applied database migration");
+    }
+    Ok(())
+}
+
+/// `PRAGMA integrity_check`: `ok`, or what is wrong.
+pub fn integrity_check(conn: &Connection) -> Result<String> {
+    Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_a_private_file_and_migrates_once() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/relay.db");
+        let admin = Admin::open(&path).unwrap();
+        let v: i64 = admin.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        drop(admin);
+        assert!(Admin::open(&path).is_ok(), "reopening skips applied migrations");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("nested")), 0o700);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let admin = Admin::open(&path).unwrap();
+        admin.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(admin);
+        assert!(matches!(Admin::open(&path), Err(StoreError::TooNew(99, _))));
+    }
+}
