@@ -1,1 +1,46 @@
-//! Placeholder until cr lands.
+//! `cr`: runs a command in a PTY so the terminal works exactly as before, keeps a virtual
+//! screen of it, and links it to a claude-remote relay so a phone can watch and answer.
+//!
+//! # Module map
+//!
+//! Out, along the data flow: `pty → screen → prompt → uplink → link`
+//!
+//! - [`pty`]: the child in a PTY; the reader thread mirrors output to the terminal first.
+//! - [`screen`]: the `vt100` emulator, snapshots and diffs, transcript lines.
+//! - [`detect`]: settled screen → the question it asks (pure).
+//! - [`hooks`]: Claude Code hook settings, hook prompts, decision JSON (pure).
+//! - [`uplink`]: the numbered, acknowledged, bounded event queue (pure).
+//! - [`link`]: the WebSocket to the relay: handshake, MAC'd frames, heartbeats, backoff.
+//!
+//! Back: `link → downlink → keys → pty`
+//!
+//! - [`downlink`]: open prompts; may this answer be applied now? (pure)
+//! - [`keys`]: answers and phone input → verified keystrokes (pure).
+//! - [`hookserver`]: the loopback server hook calls come in through, and `cr hook`.
+//!
+//! Around them: [`session`] (the one `select!` loop that owns a run), [`term`] (raw mode,
+//! stdin, window size), [`config`] (flags, `CR_*`, the config file), [`net`] (URLs, TCP/TLS,
+//! HTTP requests) and [`device`] (`cr pair`, `cr qr`).
+
+pub mod config;
+pub mod detect;
+pub mod device;
+pub mod downlink;
+pub mod hooks;
+pub mod hookserver;
+pub mod keys;
+pub mod link;
+pub mod net;
+pub mod pty;
+pub mod screen;
+pub mod session;
+pub mod term;
+pub mod uplink;
+
+/// The current time.
+pub fn now() -> cr_proto::Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    cr_proto::Timestamp(ms)
+}

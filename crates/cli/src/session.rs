@@ -1,0 +1,810 @@
+//! One `cr` run: the child in its PTY, the virtual screen, prompts, the link and the hooks,
+//! owned by one `select!` loop. Everything else talks to it over bounded channels.
+//!
+//! The local terminal never waits for this loop: the PTY reader thread mirrors output before
+//! handing it over, and the stdin thread writes keystrokes straight into the PTY.
+
+use std::{io::Write, path::PathBuf, time::Duration};
+
+use anyhow::Result;
+use rustix::process::Signal;
+use serde_json::Value;
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::{Instant, sleep_until},
+};
+use tracing::{debug, info, warn};
+
+use cr_proto::{
+    Answer, AnsweredBy, Downlink, Event, Input, Prompt, PromptId, PromptKind, PromptSource,
+    PromptStatus, Screen, ScreenUpdate, SessionId, SessionMeta, Uplink,
+};
+
+use crate::{
+    config::Credentials,
+    detect::{Dialog, detect, normalize},
+    downlink::{Ledger, Verdict},
+    hooks::{self, HookPayload},
+    hookserver::{self, HookCall},
+    keys::{self, Action, Modes, Stroke, Typist},
+    link::{self, LinkEvent, LinkHandle, Outbound},
+    now,
+    pty::{Output, OutputRx, Pty, PtyInput, Spawn},
+    screen::{ShiftTracker, VirtualScreen},
+    uplink::Uplink as Queue,
+};
+
+/// Coalescing of screen updates: the first change after a quiet spell goes at once, then at
+/// most one update per interval while output keeps coming.
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(30);
+/// A question counts once the dialog has looked the same for this long (Claude Code redraws
+/// a dialog several times while it opens; answering half-drawn dialogs is hazard 4).
+pub const PROMPT_SETTLE: Duration = Duration::from_millis(300);
+/// With hooks on, how long a settled Claude Code permission dialog waits for its
+/// `PermissionRequest` before it becomes a screen prompt instead (auto mode asks some
+/// questions without the hook).
+pub const HOOK_GRACE: Duration = Duration::from_millis(1500);
+/// Output silence after which a full-screen frame is compared for rows that scrolled away.
+pub const SHIFT_QUIET: Duration = Duration::from_millis(50);
+/// Longest wait for the screen to settle between keystrokes of an answer.
+pub const TYPIST_TIMEOUT: Duration = Duration::from_secs(5);
+/// After the child exits, how long to wait for its last output before ending.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long the `ended` event may take to reach the relay before `cr` exits anyway.
+pub const ENDED_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+/// Retry delay for events the link's outbox had no room for.
+const FLUSH_RETRY: Duration = Duration::from_millis(50);
+/// Resize requests from the terminal waiting for the session.
+pub const RESIZE_CAP: usize = 8;
+
+/// What to run and how to reach the relay.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Label for the phone.
+    pub name: String,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// The relay; `None` runs the command unlinked.
+    pub credentials: Option<Credentials>,
+    /// When the command is `claude`: the `cr` executable its hooks call (`None`: no hooks).
+    pub hook_exe: Option<PathBuf>,
+    /// Initial terminal size (rows, cols).
+    pub size: (u16, u16),
+}
+
+/// True when `argv` runs Claude Code.
+pub fn is_claude(argv: &[String]) -> bool {
+    argv.first().and_then(|p| std::path::Path::new(p).file_name()).is_some_and(|n| n == "claude")
+}
+
+/// A prompt this session opened and has not settled.
+#[derive(Debug)]
+struct Open {
+    id: PromptId,
+    /// The dialog on screen it stands for, once seen.
+    dialog: Option<Dialog>,
+    /// The waiting `PermissionRequest`, if the prompt came from (or was joined by) a hook.
+    hook: Option<(HookPayload, oneshot::Sender<Value>)>,
+}
+
+/// An answer being typed into a dialog.
+#[derive(Debug)]
+struct Typing {
+    typist: Typist,
+    /// Strokes handed to the writer and not yet reported done.
+    writing: bool,
+    /// When the last strokes finished.
+    typed_at: Instant,
+}
+
+/// The detection result of recent frames and since when it has not changed.
+#[derive(Debug)]
+struct Seen {
+    dialog: Option<Dialog>,
+    since: Instant,
+}
+
+/// A started session.
+pub struct Session {
+    config: SessionConfig,
+    id: SessionId,
+    pty: Pty,
+    output: OutputRx,
+    exit: oneshot::Receiver<Option<i32>>,
+    hooks: Option<mpsc::Receiver<HookCall>>,
+    link: Option<LinkHandle>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("pty", &self.pty)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Identity of a dialog across frames: kind, labels, and the end of the body (the top of a
+/// long body scrolls away on a short terminal, and resizes re-wrap it).
+fn fingerprint(d: &Dialog) -> String {
+    let body = normalize(&d.body);
+    let tail: String = body.chars().skip(body.chars().count().saturating_sub(80)).collect();
+    let labels: Vec<&str> = d.options.iter().map(|o| o.label.as_str()).collect();
+    format!("{:?}|{}|{tail}", d.kind, labels.join("|"))
+}
+
+fn claude_kind(d: &Dialog) -> bool {
+    matches!(d.kind, PromptKind::Tool | PromptKind::Plan | PromptKind::Question)
+}
+
+impl Session {
+    /// Spawns the child (with hooks when it is Claude Code) and starts the link. Output is
+    /// mirrored to `mirror` from the first byte.
+    pub async fn start(config: SessionConfig, mirror: Box<dyn Write + Send>) -> Result<Self> {
+        let id = SessionId::new(cr_proto::sign::hex(&rand::random::<[u8; 12]>()))
+            .expect("hex is a valid id");
+        let mut argv = config.argv.clone();
+        let mut env = Vec::new();
+        let mut hook_rx = None;
+        if let Some(exe) = config.hook_exe.as_ref().filter(|_| is_claude(&argv)) {
+            let ours = hooks::settings(&exe.to_string_lossy());
+            match hooks::claude_args(&argv[1..], &ours, |p| std::fs::read_to_string(p)) {
+                Ok(args) => {
+                    let (server, rx) = hookserver::start().await?;
+                    env.extend(server.env());
+                    argv.truncate(1);
+                    argv.extend(args);
+                    hook_rx = Some(rx);
+                    debug!(addr = %server.addr, "hooks on");
+                }
+                Err(e) => warn!("running without hooks: {e}"),
+            }
+        }
+        let spec = Spawn { argv, cwd: config.cwd.clone(), env, size: config.size };
+        let (pty, output, exit) = Pty::spawn(&spec, mirror)?;
+        let link = config.credentials.clone().map(|c| {
+            link::spawn(
+                c,
+                SessionMeta {
+                    id: id.clone(),
+                    name: config.name.clone(),
+                    command: shell_words(&config.argv),
+                    cwd: config.cwd.to_string_lossy().into_owned(),
+                    started_at: now(),
+                },
+            )
+        });
+        info!(session = %id, command = ?config.argv, linked = link.is_some(), "session started");
+        Ok(Self { config, id, pty, output, exit, hooks: hook_rx, link })
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// Where keystrokes from the local terminal go.
+    pub fn input(&self) -> PtyInput {
+        self.pty.input()
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> Option<i32> {
+        self.pty.pid()
+    }
+
+    /// Runs until the child exits; returns its exit code (128+N for signal N).
+    pub async fn run(
+        self,
+        resize: mpsc::Receiver<(u16, u16)>,
+        signals: mpsc::Receiver<Signal>,
+    ) -> Option<i32> {
+        let (rows, cols) = self.config.size;
+        let (typed_tx, typed_rx) = mpsc::unbounded_channel();
+        let writer = spawn_writer(self.pty.input(), typed_tx);
+        let mut core = Core {
+            session_id: self.id.clone(),
+            hooks_on: self.hooks.is_some(),
+            pty: self.pty,
+            screen: VirtualScreen::new(rows, cols),
+            shift: ShiftTracker::default(),
+            queue: Queue::default(),
+            ledger: Ledger::default(),
+            link_tx: self.link.as_ref().map(|l| l.tx.clone()),
+            epoch: None,
+            relay_screen: None,
+            need_snapshot: true,
+            frame_due: None,
+            last_frame: Instant::now() - FRAME_INTERVAL,
+            quiet_due: None,
+            flush_due: None,
+            was_alternate: false,
+            seen: Seen { dialog: None, since: Instant::now() },
+            open: Vec::new(),
+            typing: None,
+            writer,
+            next_prompt: 1,
+        };
+        let exit = core
+            .run(
+                self.output,
+                self.exit,
+                self.hooks,
+                self.link.map(|l| l.rx),
+                typed_rx,
+                resize,
+                signals,
+            )
+            .await;
+        info!(session = %self.id, ?exit, "session ended");
+        exit
+    }
+}
+
+/// The command line as a user would type it.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A batch of strokes for the writer thread.
+type Job = (Vec<Stroke>, Modes);
+
+/// Phone input and typed answers go through one thread, so pauses between strokes never
+/// block the session and writes never interleave with each other.
+fn spawn_writer(input: PtyInput, done: mpsc::UnboundedSender<()>) -> std::sync::mpsc::Sender<Job> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let _ = std::thread::Builder::new().name("cr-phone-input".into()).spawn(move || {
+        while let Ok((strokes, modes)) = rx.recv() {
+            let mut prev = None;
+            for s in &strokes {
+                let (bytes, pause) = keys::stroke_bytes(s, prev, modes);
+                std::thread::sleep(pause);
+                if input.write(&bytes).is_err() {
+                    break;
+                }
+                prev = Some(s);
+            }
+            let _ = done.send(());
+        }
+    });
+    tx
+}
+
+struct Core {
+    session_id: SessionId,
+    hooks_on: bool,
+    pty: Pty,
+    screen: VirtualScreen,
+    shift: ShiftTracker,
+    queue: Queue,
+    ledger: Ledger,
+    link_tx: Option<mpsc::Sender<Outbound>>,
+    /// The live connection, once welcomed.
+    epoch: Option<u64>,
+    /// The screen the relay has on this connection.
+    relay_screen: Option<Screen>,
+    need_snapshot: bool,
+    frame_due: Option<Instant>,
+    last_frame: Instant,
+    quiet_due: Option<Instant>,
+    flush_due: Option<Instant>,
+    was_alternate: bool,
+    seen: Seen,
+    open: Vec<Open>,
+    typing: Option<Typing>,
+    writer: std::sync::mpsc::Sender<Job>,
+    next_prompt: u64,
+}
+
+impl Core {
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        &mut self,
+        mut output: OutputRx,
+        mut exit: oneshot::Receiver<Option<i32>>,
+        mut hooks: Option<mpsc::Receiver<HookCall>>,
+        mut link: Option<mpsc::Receiver<LinkEvent>>,
+        mut typed: mpsc::UnboundedReceiver<()>,
+        mut resize: mpsc::Receiver<(u16, u16)>,
+        mut signals: mpsc::Receiver<Signal>,
+    ) -> Option<i32> {
+        let mut eof = false;
+        let code = loop {
+            let deadline = self.deadline();
+            tokio::select! {
+                // Program output (already on the local terminal): feed the screen.
+                out = output.recv(), if !eof => match out {
+                    Some(out) => eof = self.on_output(out),
+                    None => eof = true,
+                },
+                // The child exited: collect its last output, then end.
+                code = &mut exit => break code.ok().flatten(),
+                // Timers: frame, settle, quiet, flush retry.
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => self.on_timer(),
+                // Claude Code hooks.
+                Some(call) = recv(&mut hooks) => self.on_hook(call),
+                // The relay: connection changes and messages.
+                Some(ev) = recv(&mut link) => self.on_link(ev),
+                // The writer finished a batch of strokes.
+                Some(()) = typed.recv() => {
+                    if let Some(t) = &mut self.typing {
+                        t.writing = false;
+                        t.typed_at = Instant::now();
+                    }
+                }
+                // The local terminal changed size.
+                Some((rows, cols)) = resize.recv() => self.on_resize(rows, cols),
+                // SIGTERM/SIGHUP/SIGINT to cr: the child decides what they mean.
+                Some(sig) = signals.recv() => self.pty.signal(sig),
+            }
+        };
+        // The child is gone; its last output may still be in the PTY.
+        let drain_until = Instant::now() + DRAIN_TIMEOUT;
+        while !eof {
+            match tokio::time::timeout_at(drain_until, output.recv()).await {
+                Ok(Some(out)) => eof = self.on_output(out),
+                _ => break,
+            }
+        }
+        self.frame();
+        self.finish(code, link.as_mut()).await;
+        code
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let settle = self.settle_deadline();
+        [self.frame_due, self.quiet_due, self.flush_due, settle].into_iter().flatten().min()
+    }
+
+    /// When the current detection result next needs looking at.
+    fn settle_deadline(&self) -> Option<Instant> {
+        if let Some(t) = &self.typing {
+            return (!t.writing).then(|| {
+                (self.seen.since.max(t.typed_at) + PROMPT_SETTLE).min(t.typed_at + TYPIST_TIMEOUT)
+            });
+        }
+        let settled_at = self.seen.since + PROMPT_SETTLE;
+        let now = Instant::now();
+        if settled_at > now {
+            return Some(settled_at);
+        }
+        // Settled: anything left to do?
+        let d = self.seen.dialog.as_ref();
+        let pending_close = self.open.iter().any(|o| {
+            o.dialog.as_ref().is_some_and(|od| d.is_none_or(|d| fingerprint(d) != fingerprint(od)))
+        });
+        let pending_attr = d.is_some_and(|d| {
+            claude_kind(d) && self.open.iter().any(|o| o.hook.is_some() && o.dialog.is_none())
+        });
+        let pending_open = d.is_some_and(|d| {
+            !self
+                .open
+                .iter()
+                .any(|o| o.dialog.as_ref().is_some_and(|od| fingerprint(od) == fingerprint(d)))
+        });
+        if pending_close || pending_attr {
+            return Some(now);
+        }
+        if pending_open {
+            let grace = if self.hooks_on && claude_kind(d.expect("checked")) {
+                HOOK_GRACE
+            } else {
+                Duration::ZERO
+            };
+            return Some(settled_at + grace);
+        }
+        None
+    }
+
+    fn on_output(&mut self, out: Output) -> bool {
+        match out {
+            Output::Data(bytes) => self.screen.feed(&bytes),
+            Output::Skipped => {
+                self.screen.reset();
+                self.shift.reset();
+                self.need_snapshot = true;
+                self.push(Event::Line {
+                    at: now(),
+                    line: "[cr: output skipped here: the phone view fell behind a fast stream]"
+                        .into(),
+                });
+            }
+            Output::Eof => return true,
+        }
+        let now = Instant::now();
+        if self.frame_due.is_none() {
+            self.frame_due = Some(now.max(self.last_frame + FRAME_INTERVAL));
+        }
+        self.quiet_due = Some(now + SHIFT_QUIET);
+        false
+    }
+
+    fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.frame_due.is_some_and(|t| t <= now) {
+            self.frame();
+        }
+        if self.quiet_due.is_some_and(|t| t <= now) {
+            self.quiet_due = None;
+            if self.screen.alternate() {
+                let rows = self.screen.snapshot().lines.iter().map(cr_proto::Row::text).collect();
+                for line in self.shift.observe(rows) {
+                    self.push(Event::Line { at: crate::now(), line });
+                }
+            }
+        }
+        if self.flush_due.is_some_and(|t| t <= now) {
+            self.flush_due = None;
+            self.flush_events();
+        }
+        if self.settle_deadline().is_some_and(|t| t <= now) {
+            self.on_settled();
+        }
+    }
+
+    /// Turns the emulator's state into an update for the relay, transcript lines and a
+    /// detection result.
+    fn frame(&mut self) {
+        self.frame_due = None;
+        self.last_frame = Instant::now();
+        let snapshot = self.screen.snapshot();
+        if snapshot.alternate != self.was_alternate {
+            self.shift.reset();
+            self.was_alternate = snapshot.alternate;
+        }
+        for line in self.screen.take_scrolled() {
+            self.push(Event::Line { at: now(), line });
+        }
+        let dialog = detect(&snapshot);
+        if dialog != self.seen.dialog {
+            self.seen = Seen { dialog, since: Instant::now() };
+        }
+        self.send_screen(snapshot);
+    }
+
+    fn send_screen(&mut self, snapshot: Screen) {
+        if self.epoch.is_none() {
+            return;
+        }
+        let msg = match &self.relay_screen {
+            Some(old)
+                if !self.need_snapshot
+                    && old.rows == snapshot.rows
+                    && old.cols == snapshot.cols =>
+            {
+                let update = ScreenUpdate::between(old, &snapshot);
+                if update.is_empty() && update.cursor == old.cursor {
+                    return;
+                }
+                Uplink::Output { output: update }
+            }
+            _ => Uplink::Screen { screen: snapshot.clone() },
+        };
+        if self.send(msg) {
+            self.need_snapshot = false;
+            self.relay_screen = Some(snapshot);
+        } else {
+            self.need_snapshot = true;
+        }
+    }
+
+    fn send(&mut self, msg: Uplink) -> bool {
+        match (&self.link_tx, self.epoch) {
+            (Some(tx), Some(epoch)) => tx.try_send(Outbound { epoch, msg }).is_ok(),
+            _ => false,
+        }
+    }
+
+    fn push(&mut self, event: Event) -> u64 {
+        let seq = self.queue.push(event);
+        self.flush_events();
+        seq
+    }
+
+    fn flush_events(&mut self) {
+        if self.epoch.is_none() {
+            return;
+        }
+        loop {
+            let batch = self.queue.unsent();
+            let Some(last) = batch.last().map(|n| n.seq) else { return };
+            if !self.send(Uplink::Events { events: batch }) {
+                self.flush_due = Some(Instant::now() + FLUSH_RETRY);
+                return;
+            }
+            self.queue.mark_sent(last);
+        }
+    }
+
+    fn on_resize(&mut self, rows: u16, cols: u16) {
+        if let Err(e) = self.pty.resize(rows, cols) {
+            warn!("{e:#}");
+        }
+        self.screen.resize(rows, cols);
+        self.shift.reset();
+        self.need_snapshot = true;
+        self.frame();
+    }
+
+    fn on_link(&mut self, ev: LinkEvent) {
+        match ev {
+            LinkEvent::Up { epoch, acked } => {
+                self.epoch = Some(epoch);
+                self.queue.welcome(acked);
+                self.need_snapshot = true;
+                let snapshot = self.screen.snapshot();
+                self.send_screen(snapshot);
+                self.flush_events();
+            }
+            LinkEvent::Down { epoch } => {
+                if self.epoch == Some(epoch) {
+                    self.epoch = None;
+                    self.relay_screen = None;
+                }
+            }
+            LinkEvent::Downlink(Downlink::Ack { seq }) => self.queue.ack(seq),
+            LinkEvent::Downlink(Downlink::Answer { prompt_id, answer }) => {
+                self.on_answer(prompt_id, answer)
+            }
+            LinkEvent::Downlink(Downlink::Input { input }) => self.on_input(&input),
+            LinkEvent::Downlink(Downlink::Welcome { .. } | Downlink::Heartbeat) => {}
+        }
+    }
+
+    fn modes(&self) -> Modes {
+        Modes {
+            application_cursor: self.screen.application_cursor(),
+            bracketed_paste: self.screen.bracketed_paste(),
+        }
+    }
+
+    fn on_input(&mut self, input: &Input) {
+        if let Err(e) = input.validate() {
+            warn!("phone input refused: {e}");
+            return;
+        }
+        let _ = self.writer.send((keys::input_strokes(input), self.modes()));
+    }
+
+    fn new_prompt_id(&mut self) -> PromptId {
+        let n = self.next_prompt;
+        self.next_prompt += 1;
+        PromptId::new(format!("{}-{n}", self.session_id)).expect("hex and digits make a valid id")
+    }
+
+    fn close(&mut self, id: &PromptId, status: PromptStatus, by: AnsweredBy) {
+        if let Some(i) = self.open.iter().position(|o| &o.id == id) {
+            let o = self.open.remove(i);
+            if let Some((_, reply)) = o.hook {
+                let _ = reply.send(hooks::no_decision());
+            }
+        }
+        if let Some(ev) = self.ledger.close(id, status, by, now()) {
+            info!(prompt = %id, status = status.as_str(), by = by.as_str(), "prompt closed");
+            self.push(ev);
+        }
+    }
+
+    fn on_hook(&mut self, call: HookCall) {
+        match call {
+            HookCall::Permission { payload, reply } => {
+                // A screen prompt already shows this dialog: the hook joins it (one card).
+                if let Some(o) = self
+                    .open
+                    .iter_mut()
+                    .find(|o| o.hook.is_none() && o.dialog.as_ref().is_some_and(claude_kind))
+                {
+                    debug!(prompt = %o.id, "hook joins the screen prompt");
+                    o.hook = Some((payload, reply));
+                    return;
+                }
+                let id = self.new_prompt_id();
+                let prompt =
+                    hooks::prompt_for(&payload, id.clone(), self.session_id.clone(), now());
+                info!(prompt = %id, tool = %payload.tool_name, "hook prompt");
+                let ev = self.ledger.open(prompt);
+                self.open.push(Open { id, dialog: None, hook: Some((payload, reply)) });
+                self.push(ev);
+            }
+            HookCall::State(p) => {
+                debug!(event = %p.hook_event_name, "hook event");
+                let done: Vec<PromptId> = self
+                    .open
+                    .iter()
+                    .filter(|o| {
+                        o.hook.as_ref().is_some_and(|(h, _)| match p.hook_event_name.as_str() {
+                            "PostToolUse" => {
+                                h.tool_name == p.tool_name && h.tool_input == p.tool_input
+                            }
+                            "Stop" | "UserPromptSubmit" => true,
+                            _ => false,
+                        })
+                    })
+                    .map(|o| o.id.clone())
+                    .collect();
+                for id in done {
+                    self.close(&id, PromptStatus::ResolvedLocally, AnsweredBy::Terminal);
+                }
+            }
+        }
+    }
+
+    fn on_answer(&mut self, id: PromptId, answer: Answer) {
+        match self.ledger.judge(&id, &answer) {
+            Verdict::Apply => {}
+            other => {
+                info!(prompt = %id, ?other, "answer not applied");
+                return;
+            }
+        }
+        let Some(i) = self.open.iter().position(|o| o.id == id) else { return };
+        // Through the hook when one waits: Claude Code closes its dialog itself.
+        if let Some((payload, _)) = &self.open[i].hook {
+            match hooks::decision(payload, &answer) {
+                Ok(decision) => {
+                    let (_, reply) = self.open[i].hook.take().expect("checked");
+                    if reply.send(decision).is_ok() {
+                        self.close(&id, answer.status(), AnsweredBy::Phone);
+                        return;
+                    }
+                    warn!(prompt = %id, "the hook is gone; typing the answer instead");
+                }
+                Err(e) => warn!(prompt = %id, "no hook decision for this answer ({e}); typing it"),
+            }
+        }
+        if self.typing.is_some() {
+            warn!(prompt = %id, "another answer is being typed; this one waits for the phone to retry");
+            return;
+        }
+        // Judge by the screen as it is now, not as it was when it last settled: a keyboard
+        // answer a moment ago must win, and nothing may be typed into what came next.
+        self.frame();
+        let on_screen = self.seen.dialog.clone();
+        let dialog = match (&self.open[i].dialog, on_screen) {
+            (Some(d), Some(now)) if fingerprint(d) == fingerprint(&now) => now,
+            (Some(_), _) => {
+                info!(prompt = %id, "the dialog already left the screen: answered at the keyboard");
+                self.close(&id, PromptStatus::ResolvedLocally, AnsweredBy::Terminal);
+                return;
+            }
+            (None, Some(now)) if claude_kind(&now) => now,
+            (None, _) => {
+                warn!(prompt = %id, "the dialog is not on screen; cannot type the answer");
+                return;
+            }
+        };
+        match Typist::new(&dialog, &answer) {
+            Ok(typist) => {
+                // Committed: the prompt is settled by the phone now; typing follows.
+                self.close(&id, answer.status(), AnsweredBy::Phone);
+                self.typing = Some(Typing {
+                    typist,
+                    writing: false,
+                    typed_at: Instant::now() - PROMPT_SETTLE,
+                });
+                self.step_typist();
+            }
+            Err(e) => warn!(prompt = %id, "cannot type this answer: {e}"),
+        }
+    }
+
+    fn step_typist(&mut self) {
+        let snapshot = self.screen.snapshot();
+        let Some(t) = &mut self.typing else { return };
+        match t.typist.step(&snapshot) {
+            Action::Type(strokes) => {
+                t.writing = true;
+                let _ = self.writer.send((strokes, self.modes()));
+            }
+            Action::Done { closed } => {
+                info!(closed, "answer typed");
+                self.typing = None;
+            }
+            Action::Failed(why) => {
+                warn!("answer not typed: {why}");
+                self.typing = None;
+            }
+        }
+    }
+
+    /// The detection result has been stable for [`PROMPT_SETTLE`]: settle prompts against it.
+    fn on_settled(&mut self) {
+        if let Some(t) = &self.typing {
+            if !t.writing {
+                self.step_typist();
+            }
+            return;
+        }
+        let now_i = Instant::now();
+        let current = self.seen.dialog.clone();
+        let fp = current.as_ref().map(fingerprint);
+        // Prompts whose dialog left the screen were answered at the keyboard.
+        let gone: Vec<PromptId> = self
+            .open
+            .iter()
+            .filter(|o| o.dialog.as_ref().is_some_and(|d| Some(fingerprint(d)) != fp))
+            .map(|o| o.id.clone())
+            .collect();
+        for id in gone {
+            self.close(&id, PromptStatus::ResolvedLocally, AnsweredBy::Terminal);
+        }
+        let Some(dialog) = current else { return };
+        let fp = fp.expect("dialog present");
+        if self.open.iter().any(|o| o.dialog.as_ref().is_some_and(|d| fingerprint(d) == fp)) {
+            return;
+        }
+        // A Claude Code dialog on screen belongs to the newest hook prompt still unseen.
+        if claude_kind(&dialog) {
+            if let Some(o) =
+                self.open.iter_mut().rev().find(|o| o.hook.is_some() && o.dialog.is_none())
+            {
+                debug!(prompt = %o.id, "dialog on screen joins the hook prompt");
+                o.dialog = Some(dialog);
+                return;
+            }
+            if self.hooks_on && now_i < self.seen.since + PROMPT_SETTLE + HOOK_GRACE {
+                return; // its PermissionRequest may be on its way
+            }
+        }
+        let id = self.new_prompt_id();
+        let prompt = Prompt {
+            id: id.clone(),
+            session_id: self.session_id.clone(),
+            source: PromptSource::Screen,
+            kind: dialog.kind,
+            title: dialog.title.clone(),
+            body: dialog.body.clone(),
+            options: dialog.prompt_options(),
+            created_at: now(),
+            status: PromptStatus::Pending,
+            by: None,
+            tool: dialog.tool.clone(),
+            format: dialog.format,
+            questions: dialog.questions.clone(),
+        };
+        info!(prompt = %id, kind = ?dialog.kind, title = %dialog.title, "screen prompt");
+        let ev = self.ledger.open(prompt);
+        self.open.push(Open { id, dialog: Some(dialog), hook: None });
+        self.push(ev);
+    }
+
+    /// The end: expire what is still open, send `ended`, and give the relay a moment to
+    /// store it.
+    async fn finish(&mut self, code: Option<i32>, link: Option<&mut mpsc::Receiver<LinkEvent>>) {
+        for id in self.ledger.open_ids() {
+            self.close(&id, PromptStatus::Expired, AnsweredBy::Relay);
+        }
+        let seq = self.push(Event::Ended { at: now(), exit_code: code });
+        let Some(link) = link else { return };
+        let until = Instant::now() + ENDED_FLUSH_TIMEOUT;
+        while !self.queue.is_acked(seq) {
+            match tokio::time::timeout_at(until, link.recv()).await {
+                Ok(Some(ev)) => self.on_link(ev),
+                _ => break,
+            }
+            if self.flush_due.take().is_some() {
+                self.flush_events();
+            }
+        }
+    }
+}
+
+async fn recv<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
