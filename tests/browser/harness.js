@@ -308,6 +308,8 @@ export async function login(page, relay) {
 
 export async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
+  // Let the cards' short fade-in finish, so the picture shows what the user ends up seeing.
+  await page.evaluate(() => Promise.all(document.getAnimations().filter((a) => a.effect && a.effect.getTiming().iterations !== Infinity).map((a) => a.finished.catch(() => {}))));
   const file = path.join(SHOTS, `${name}.png`);
   await page.screenshot({ path: file });
   return file;
