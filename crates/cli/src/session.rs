@@ -396,7 +396,10 @@ impl Core {
                 .any(|o| o.dialog.as_ref().is_some_and(|od| fingerprint(od) == fingerprint(d)))
         });
         if pending_close || pending_attr {
-            return Some(now);
+            // Due since it settled. Not `now`: the timer compares against an instant taken
+            // before this call, so `now` here would always be later, never due, and the loop
+            // would spin without ever closing the prompt.
+            return Some(settled_at);
         }
         if pending_open {
             let grace = if self.hooks_on && claude_kind(d.expect("checked")) {
