@@ -501,6 +501,12 @@ impl Core {
             self.relay_screen = Some(snapshot);
         } else {
             self.need_snapshot = true;
+            // The link's queue was full (a burst of output). Without another frame the relay
+            // would keep the stale screen until the program prints again, which after the last
+            // line of a burst may be never; so try again one frame later.
+            if self.link_tx.is_some() {
+                self.frame_due = Some(Instant::now() + FRAME_INTERVAL);
+            }
         }
     }
 
