@@ -174,8 +174,8 @@ test('after opting in, a question shows a system notification while the page is 
   await page.click('#menu-btn');
   assert.match(await page.locator('#notify-btn').innerText(), /Turn on notifications/);
   await page.click('#notify-btn');
-  await waitFor(() => page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())), 'the service worker');
-  assert.match(await page.locator('#notify-btn').innerText(), /Notifications: on/);
+  await page.locator('#notify-btn', { hasText: 'Notifications: on' }).waitFor({ timeout: WAIT_MS });
+  assert.ok(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())), 'the service worker');
   await page.locator('#conn[data-state="live"]').waitFor({ timeout: WAIT_MS });
   const ws = await Workstation.start(relay, config, 'notify-me', ['dialog']);
   await page.locator('.card', { has: page.locator('.card-session', { hasText: 'notify-me' }) }).waitFor({ timeout: WAIT_MS });
