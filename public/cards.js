@@ -81,7 +81,7 @@ export function buildCard(prompt, session, onChoice) {
   head.appendChild(title);
   card.appendChild(head);
 
-  if (prompt.body) card.appendChild(buildBody(prompt.body, prompt.format || 'text'));
+  if (prompt.body && !repeatsQuestions(prompt)) card.appendChild(buildBody(prompt.body, prompt.format || 'text'));
 
   const status = h('p', { className: 'card-status', role: 'status' });
   if (prompt.questions && prompt.questions.length) {
@@ -91,6 +91,14 @@ export function buildCard(prompt, session, onChoice) {
   if (options.length) card.appendChild(buildOptions(prompt, options, onChoice));
   card.appendChild(status);
   return card;
+}
+
+/** True when the body only says what the question blocks below say anyway. */
+function repeatsQuestions(prompt) {
+  const qs = prompt.questions || [];
+  if (!qs.length) return false;
+  const said = new Set(qs.flatMap((q) => [q.question, q.header]).map((t) => (t || '').trim()));
+  return prompt.body.split('\n').every((line) => !line.trim() || said.has(line.trim()));
 }
 
 function kindTitle(kind) {

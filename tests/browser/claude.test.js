@@ -17,7 +17,7 @@ import {
 const VERSION = process.env.CR_CLAUDE_VERSION || '2.1.112';
 const CLAUDE_DIR = process.env.CR_CLAUDE_DIR || path.join(os.homedir(), '.cache', 'claude-remote', 'claude');
 const CLAUDE = path.join(CLAUDE_DIR, VERSION, 'bin', 'claude');
-const MOCK = path.join(ROOT, 'tests', 'claude', 'mock-anthropic.mjs');
+const MOCK = process.env.CR_MOCK_ANTHROPIC || path.join(ROOT, 'tests', 'claude', 'mock-anthropic.mjs');
 const API_KEY = 'sk-ant-api03-browser-tests-not-a-real-key-0123456789abcdef';
 /** Claude Code starts slowly on a busy 2-core machine (node parses a 10 MB cli.js). */
 const CLAUDE_WAIT_MS = 90_000;

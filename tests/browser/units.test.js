@@ -86,7 +86,7 @@ test('a question card answers with one label per question, multi-select joined i
     const { buildCard } = await import('./cards.js');
     const choices = [];
     const card = buildCard({
-      id: 'q1', session_id: 's1', kind: 'question', title: 'Questions', body: '', options: [],
+      id: 'q1', session_id: 's1', kind: 'question', title: 'Questions', body: 'Which database?\nWhich features?', options: [],
       questions: [
         { question: 'Which database?', header: 'DB', multi_select: false, options: [{ id: '1', label: 'Postgres' }, { id: '2', label: 'SQLite' }] },
         { question: 'Which features?', header: 'Features', multi_select: true, options: [{ id: '1', label: 'Auth' }, { id: '2', label: 'Metrics' }, { id: '3', label: 'Search' }] },
@@ -101,9 +101,11 @@ test('a question card answers with one label per question, multi-select joined i
     pick(0, 'SQLite');
     const after = submit.disabled;
     submit.click();
+    const repeatedBody = card.querySelector('.card-body') !== null;
     card.remove();
-    return { before, after, choices };
+    return { before, after, choices, repeatedBody };
   });
+  assert.equal(got.repeatedBody, false, 'a body that only repeats the questions is not shown twice');
   assert.equal(got.before, true, 'cannot send before every question has an answer');
   assert.equal(got.after, false);
   assert.deepEqual(got.choices, [{ type: 'answers', answers: { 'Which database?': 'SQLite', 'Which features?': 'Auth, Search' } }]);
