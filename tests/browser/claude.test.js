@@ -82,6 +82,15 @@ async function startClaude(name) {
   return { ws, project };
 }
 
+/** Waits for the first card; on timeout the error shows what the terminal showed. */
+async function firstCard(page, ws) {
+  const card = page.locator('.card').first();
+  await card.waitFor({ timeout: CLAUDE_WAIT_MS }).catch(async (e) => {
+    throw new Error(`${e.message}\nthe terminal shows:\n${await ws.screen()}`);
+  });
+  return card;
+}
+
 /** What the mock answered, one entry per request it logged. */
 function mockReplies() {
   if (!fs.existsSync(mock.log)) return [];
@@ -91,7 +100,9 @@ function mockReplies() {
 /** Types a scenario line into Claude Code as the user would. */
 async function say(ws, text) {
   await ws.tmux('send-keys', '-t', '0', '-l', text);
-  await new Promise((r) => setTimeout(r, 300)); // Claude Code treats text+Enter in one burst as a paste
+  // Enter only once the text shows in the input box: typed too early it is lost, and text with
+  // Enter in one burst is taken for a paste.
+  await ws.waitScreen(text.slice(0, 24), 'Claude Code to echo the typed text');
   await ws.keys('Enter');
 }
 
@@ -105,8 +116,7 @@ test('real claude: a Bash permission becomes a card; Approve runs it, Reject wit
   // Approve: the command runs.
   const approved = path.join(project, 'approved.txt');
   await say(ws, `RUN:BASH touch ${approved}`);
-  const card = page.locator('.card').first();
-  await card.waitFor({ timeout: CLAUDE_WAIT_MS });
+  const card = await firstCard(page, ws);
   assert.match(await card.locator('.card-body').innerText(), /touch .*approved\.txt/);
   assert.equal(await page.locator('.card').count(), 1, 'one dialog, one card');
   await shot(page, 'phone-real-claude-card');
@@ -117,8 +127,7 @@ test('real claude: a Bash permission becomes a card; Approve runs it, Reject wit
   // Reject with a message: the command does not run, and Claude gets the message.
   const rejected = path.join(project, 'rejected.txt');
   await say(ws, `RUN:BASH touch ${rejected}`);
-  const second = page.locator('.card').first();
-  await second.waitFor({ timeout: CLAUDE_WAIT_MS });
+  const second = await firstCard(page, ws);
   await second.locator('[data-option="reject"]').click();
   await second.locator('.reject-form textarea').fill('please use echo instead');
   await second.locator('.confirm-reject').click();
@@ -135,8 +144,7 @@ test('real claude: an AskUserQuestion becomes a card with the choices', { skip: 
   const page = await newPage(browser, relay);
   await login(page, relay);
   await say(ws, 'RUN:ASK Which database should we use?|Postgres|SQLite');
-  const card = page.locator('.card').first();
-  await card.waitFor({ timeout: CLAUDE_WAIT_MS });
+  const card = await firstCard(page, ws);
   await shot(page, 'phone-real-claude-question');
   await card.locator('.btn', { hasText: 'SQLite' }).first().click();
   const submit = card.locator('.submit-answers');
