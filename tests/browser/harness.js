@@ -279,6 +279,14 @@ export async function launchBrowser() {
   return b;
 }
 
+/** What most test files start with: a relay, optionally a paired device, and a browser. */
+export async function startAll({ pair = null } = {}) {
+  const relay = await Relay.start();
+  const config = pair ? await relay.pairDevice(pair) : null;
+  const browser = await launchBrowser();
+  return { relay, config, browser };
+}
+
 /**
  * A new browser context (one phone) with its own cookies. Page errors, dialogs and CSP
  * violations are collected in `page.problems` so a test can assert there were none.

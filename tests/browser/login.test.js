@@ -2,15 +2,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, launchBrowser, newPage, login, cleanup, shot, WAIT_MS } from './harness.js';
+import { startAll, newPage, login, cleanup, shot, WAIT_MS } from './harness.js';
 
-let relay;
-let browser;
-
-before(async () => {
-  relay = await Relay.start();
-  browser = await launchBrowser();
-});
+let relay, browser; // set once for the file by before()
+before(async () => ({ relay, browser } = await startAll()));
 after(cleanup);
 
 test('without a login the page says how to get one', async () => {

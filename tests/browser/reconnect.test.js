@@ -3,18 +3,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Relay, Workstation, launchBrowser, newPage, login, cleanup, shot, renderedText, waitFor, WAIT_MS,
+  startAll, Workstation, newPage, login, cleanup, shot, renderedText, waitFor, WAIT_MS,
 } from './harness.js';
 
-let relay;
-let browser;
-let config;
-
-before(async () => {
-  relay = await Relay.start();
-  config = await relay.pairDevice('test-box');
-  browser = await launchBrowser();
-});
+let relay, browser, config; // set once for the file by before()
+before(async () => ({ relay, browser, config } = await startAll({ pair: 'test-box' })));
 after(cleanup);
 
 test('a relay restart: the page shows it, reconnects, and catches up on what it missed', async () => {

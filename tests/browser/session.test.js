@@ -3,19 +3,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Relay, Workstation, launchBrowser, newPage, login, cleanup, shot, renderedText, overflow,
+  startAll, Workstation, newPage, login, cleanup, shot, renderedText, overflow,
   waitFor, PHONE, DESKTOP, WAIT_MS,
 } from './harness.js';
 
-let relay;
-let browser;
-let config;
-
-before(async () => {
-  relay = await Relay.start();
-  config = await relay.pairDevice('test-box');
-  browser = await launchBrowser();
-});
+let relay, browser, config; // set once for the file by before()
+before(async () => ({ relay, browser, config } = await startAll({ pair: 'test-box' })));
 after(cleanup);
 
 /** Opens the session `name` from the list and waits for its screen to show `text`. */

@@ -6,16 +6,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Relay, launchBrowser, newPage, login, cleanup, HERE, ROOT, WAIT_MS } from './harness.js';
+import { startAll, newPage, login, cleanup, HERE, ROOT, WAIT_MS } from './harness.js';
 
 const run = promisify(execFile);
-let relay;
-let browser;
-
-before(async () => {
-  relay = await Relay.start();
-  browser = await launchBrowser();
-});
+let relay, browser; // set once for the file by before()
+before(async () => ({ relay, browser } = await startAll()));
 after(cleanup);
 
 test('the committed icons are what make-icons.py draws', async () => {
