@@ -143,6 +143,11 @@ test('while the workstation is offline the card stays and says so', async () => 
 
 test('a card answered on another phone closes with a note on this one', async () => {
   const { page, ws, card } = await phoneWithCard('two-phones');
+  // A newer session that is merely running: the waiting one is still listed first.
+  const bystander = await Workstation.start(relay, config, 'bystander', ['lines', '1']);
+  await page.locator('.sess', { hasText: 'bystander' }).waitFor({ timeout: WAIT_MS });
+  assert.match(await page.locator('.sess').first().innerText(), /two-phones/, 'the waiting session first');
+  await bystander.stop();
   const other = await newPage(browser, relay);
   await login(other, relay);
   const otherCard = other.locator('.card', { has: other.locator('.card-session', { hasText: 'two-phones' }) }).first();
