@@ -62,4 +62,4 @@ logs:
     docker compose logs -f relay
 
 # Exactly what CI runs after installing its tools (.ci/run)
-ci: fmt-check lint doc test
+ci: fmt-check lint doc test deploy-check

@@ -201,22 +201,35 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Applies the missing migrations in one `BEGIN IMMEDIATE` transaction. The version is read
+/// inside it: the relay and an admin command may open a fresh database at the same moment, and
+/// whichever takes the write lock second must see that the first already migrated.
 fn migrate(conn: &Connection) -> Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > MIGRATIONS.len() as i64 {
-        return Err(StoreError::TooNew(version, MIGRATIONS.len()));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let next = i + 1;
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {next}; COMMIT;"
-        ))
-        .inspect_err(|_| {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let applied = (|| {
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(StoreError::TooNew(version, MIGRATIONS.len()));
+        }
+        for sql in MIGRATIONS.iter().skip(version as usize) {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+        Ok(version)
+    })();
+    match applied {
+        Ok(from) => {
+            conn.execute_batch("COMMIT")?;
+            if from < MIGRATIONS.len() as i64 {
+                tracing::info!(from, to = MIGRATIONS.len(), "applied database migrations");
+            }
+            Ok(())
+        }
+        Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
-        })?;
-        tracing::info!(version = next, "applied database migration");
+            Err(e)
+        }
     }
-    Ok(())
 }
 
 /// `PRAGMA integrity_check`: `ok`, or what is wrong.
@@ -241,6 +254,29 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir.path().join("nested")), 0o700);
+    }
+
+    #[test]
+    fn concurrent_first_opens_migrate_once() {
+        // The relay and an admin command opening a brand-new database at the same moment.
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("relay.db");
+            let start = std::sync::Barrier::new(6);
+            std::thread::scope(|s| {
+                let opens: Vec<_> = (0..6)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            Admin::open(&path).map(drop)
+                        })
+                    })
+                    .collect();
+                for open in opens {
+                    open.join().unwrap().expect("every concurrent open succeeds");
+                }
+            });
+        }
     }
 
     #[test]
