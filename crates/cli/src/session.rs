@@ -377,6 +377,11 @@ impl Core {
             });
         }
         let settled_at = self.seen.since + PROMPT_SETTLE;
+        // Output not yet turned into a frame makes `seen` out of date: settle only after that
+        // frame, or a hook prompt could be matched with the dialog that was just answered.
+        if let Some(frame) = self.frame_due {
+            return Some(frame.max(settled_at));
+        }
         let now = Instant::now();
         if settled_at > now {
             return Some(settled_at);
