@@ -260,7 +260,9 @@ function question(spec) {
   const multiSelect = spec.startsWith('*');
   const [q, ...labels] = splitArg(multiSelect ? spec.slice(1) : spec);
   // The header chip is at most 12 characters in Claude Code's schema.
-  const word = q.replace(/[?:].*$/s, '').split(/\s+/).slice(-1)[0] || 'question';
+  // "Which database should we use?" -> "Database", as a model would label it.
+  const words = q.replace(/[?:].*$/s, '').split(/\s+/).filter(Boolean);
+  const word = (/^(which|what)$/i.test(words[0] || '') ? words[1] : words[0]) || 'question';
   const header = (word[0].toUpperCase() + word.slice(1)).slice(0, 12);
   return {
     question: q,
