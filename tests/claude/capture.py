@@ -30,7 +30,8 @@ FEEDBACK = "Use printf instead"
 # How long a key gets to close a dialog before the lab records that it did not.
 ANSWER_TIMEOUT = 8.0
 
-KEY_NAMES = {"\x1b": "Esc", "\r": "Enter", "\t": "Tab", "\x1b[A": "Up", "\x1b[B": "Down", "\x1b[Z": "Shift+Tab"}
+KEY_NAMES = {"\x1b": "Esc", "\r": "Enter", "\t": "Tab", "\x1b[A": "Up", "\x1b[B": "Down", "\x1b[C": "Right",
+             "\x1b[Z": "Shift+Tab"}
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Scenario:
     name: str
     kind: str | None  # tool / plan / question / choice / confirm; None for a near-miss
     prompt: str | None = None
-    marker: str = "Esc to cancel"  # on screen while the dialog is open
+    # On screen while the dialog is open (any of them: 2.0.76's MCP tool dialog has no footer).
+    marker: tuple = ("Esc to cancel",)
     session: dict = field(default_factory=dict)
     versions: tuple = tuple(VERSIONS)
     after: bool = False  # keep the screens after each verified answer as fixtures
@@ -58,20 +60,26 @@ SCENARIOS = [
     Scenario("write", "tool", f"RUN:WRITE {P}/new.py|print(1)"),
     Scenario("read-outside", "tool", f"RUN:READ {O}/secret.txt"),
     Scenario("fetch", "tool", "RUN:FETCH https://example.com/page",
-             marker="Do you want to allow Claude to fetch"),
+             marker=("Do you want to allow Claude to fetch",)),
     Scenario("plan", "plan", r"RUN:PLAN Plan: add greeting\n\n1. Create hello.txt\n2. Run the tests",
-             marker="Would you like to proceed?", session={"mode": "plan"}, after=True),
+             marker=("what to change",), session={"mode": "plan"}, after=True),
     Scenario("ask", "question", "RUN:ASK Which database should we use?|Postgres|SQLite",
-             marker="Enter to select", after=True),
+             marker=("Enter to select",), after=True),
     Scenario("ask-multi", "question",
              "RUN:ASK Which database should we use?|Postgres|SQLite ;; *Which features do you want?|Auth|Metrics|Logs",
-             marker="Enter to select", after=True,
+             marker=("Enter to select",), after=True,
              custom_answers=(("answer-all", ["2", "1", "3", "\x1b[C", "1"]),)),
-    Scenario("trust", "confirm", marker="Enter to confirm", session={"trusted": False}),
-    Scenario("mcp-approval", "choice", marker="Enter to confirm", session={"mcp": "new"}),
-    Scenario("mcp-tool", "tool", 'RUN:MCP demo|echo|{"text":"hello"}', session={"mcp": "enabled"}),
+    Scenario("trust", "confirm", marker=("Enter to confirm",), session={"trusted": False}),
+    Scenario("mcp-approval", "choice", marker=("Enter to confirm",), session={"mcp": "new"}),
+    Scenario("mcp-tool", "tool", 'RUN:MCP demo|echo|{"text":"hello"}', session={"mcp": "enabled"},
+             marker=("Esc to cancel", "No, and tell Claude what to do differently")),
     Scenario("lookalike", None, "RUN:TEXT " + LOOKALIKE, ready="Esc to cancel"),
 ]
+
+
+def dialog_open(sc, lines):
+    text = "\n".join(lines)
+    return any(m in text for m in sc.marker)
 
 
 def renderers(version):
@@ -97,7 +105,7 @@ def open_session(version, sc, rows, cols, renderer):
             p.settle()
             p.submit(sc.prompt)
         if sc.kind:
-            p.wait_text(sc.marker)
+            p.wait(lambda ls: dialog_open(sc, ls), what=f"dialog {sc.marker}")
         elif sc.ready:
             p.wait(lambda ls: sc.ready in "\n".join(ls[:-3]) and is_idle(ls), what=sc.ready)
         else:
@@ -299,7 +307,7 @@ def answer_once(version, sc, renderer, name, steps):
                 p.settle(quiet=0.7)
         closed = True
         try:
-            p.wait(lambda ls: sc.marker not in "\n".join(ls), timeout=ANSWER_TIMEOUT, what="dialog to close")
+            p.wait(lambda ls: not dialog_open(sc, ls), timeout=ANSWER_TIMEOUT, what="dialog to close")
         except TimeoutError:
             closed = False
         if closed and not p.exited:
@@ -321,6 +329,13 @@ def answer_once(version, sc, renderer, name, steps):
             "transcript": new_lines[:6],
             "last_line": next((l.strip() for l in reversed(after_lines) if l.strip()), ""),
         }
+        if not closed and not p.exited:
+            # Still open: record where the keys left it (next question, toggled box, input).
+            after = lab.parse_dialog(after_lines, cols, sc.kind)
+            if after:
+                outcome["dialog_after"] = {"title": after["title"], "options": [
+                    ("❯ " if o["focused"] else "  ") + (f"{o['number']}. " if o["number"] else "") + o["label"]
+                    for o in after["options"]]}
         settings = lab.PROJECT / ".claude" / "settings.local.json"
         if settings.exists() and sc.session.get("mcp") != "enabled":
             outcome["settings.local.json"] = json.loads(settings.read_text())
@@ -340,12 +355,40 @@ def summarize(o):
     if o["exited"]:
         return "claude exited"
     if not o["closed"]:
-        return "dialog still open"
+        after = o.get("dialog_after")
+        return "dialog still open" + (f": {after['title']} / {', '.join(after['options'])}" if after else "")
     bits = []
+    if "settings.local.json" in o:
+        bits.append("settings.local.json " + json.dumps(o["settings.local.json"]))
+    if "hasTrustDialogAccepted" in o:
+        bits.append(f"hasTrustDialogAccepted={o['hasTrustDialogAccepted']}")
     for r in o["tool_results"]:
         bits.append(("error: " if r["is_error"] else "ok: ") + r["content"][:70].replace("\n", " "))
     bits += o["transcript"][:2]
     return "closed; " + " | ".join(bits)
+
+
+def retext(meta_path):
+    """Rewrites a fixture's .txt and re-reads its dialog from the .raw, keeping the keys and
+    answers verified live (matched by position)."""
+    meta = json.loads(meta_path.read_text())
+    lines = lab.emulate(meta_path.with_suffix(".raw").read_bytes(), meta["rows"], meta["cols"])
+    meta_path.with_suffix(".txt").write_text("\n".join(lines) + "\n")
+    old = meta.get("dialog")
+    if old:
+        new = lab.parse_dialog(lines, meta["cols"], old["kind"])
+        if new is None or len(new["options"]) != len(old["options"]):
+            print(f"  {meta_path.name}: options changed, re-capture it", file=sys.stderr)
+        else:
+            for o_new, o_old in zip(new["options"], old["options"]):
+                o_new.update({k: o_old[k] for k in ("key", "answer") if k in o_old})
+            new.update({k: old[k] for k in ("other_keys", "verified_in") if k in old})
+            outcomes = [o["answer"] for o in new["options"] if "answer" in o]
+            for outcome in outcomes + list(new.get("other_keys", {}).values()):
+                outcome["summary"] = summarize(outcome)
+                outcome["keys"] = outcome["keys"].replace("Esc [ C", "Right")
+            meta["dialog"] = new
+            meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
 def main():
@@ -359,11 +402,8 @@ def main():
     args = ap.parse_args()
     if args.retext:
         for meta_path in sorted(FIXTURES.rglob("*.json")):
-            raw_path = meta_path.with_suffix(".raw")
-            if raw_path.exists():
-                meta = json.loads(meta_path.read_text())
-                lines = lab.emulate(raw_path.read_bytes(), meta["rows"], meta["cols"])
-                meta_path.with_suffix(".txt").write_text("\n".join(lines) + "\n")
+            if meta_path.with_suffix(".raw").exists():
+                retext(meta_path)
         return
     failures = []
     for version in args.version or VERSIONS:

@@ -64,7 +64,7 @@ def capture_payloads(version, name):
         for step in steps:
             p.send(step)
             p.settle(quiet=0.7)
-        p.wait(lambda ls: sc.marker not in "\n".join(ls), what="dialog to close")
+        p.wait(lambda ls: not capture.dialog_open(sc, ls), what="dialog to close")
         wait_for_event(sink, "Stop")
         p.wait(capture.is_idle, what="idle box")
         p.settle()
@@ -146,7 +146,10 @@ def allow_always(payload):
 
 def answer_questions(payload):
     questions = payload["tool_input"]["questions"]
-    answers = {q["question"]: q["options"][-1]["label"] for q in questions}
+    # Single-select: the last option; multiSelect: the first and last, joined as the
+    # terminal joins them.
+    answers = {q["question"]: ", ".join([q["options"][0]["label"], q["options"][-1]["label"]])
+               if q.get("multiSelect") else q["options"][-1]["label"] for q in questions}
     return decision({"behavior": "allow", "updatedInput": {"questions": questions, "answers": answers}})
 
 
@@ -159,8 +162,12 @@ CHECKS = [
      lambda p: decision({"behavior": "deny", "message": DENY_MESSAGE, "interrupt": True}), False),
     ("ask-answers", "ask", answer_questions, False),
     ("ask-multi-answers", "ask-multi", answer_questions, False),
+    # 2.1.329 ignores an `allow` without `updatedInput` for tools that answer on their own card
+    # (ExitPlanMode, AskUserQuestion): the dialog stays open. Echoing tool_input is enough.
+    ("plan-allow-no-input", "plan", lambda p: decision({"behavior": "allow"}), False),
     ("plan-set-mode", "plan", lambda p: decision({
         "behavior": "allow",
+        "updatedInput": p["tool_input"],
         "updatedPermissions": [{"type": "setMode", "mode": "acceptEdits", "destination": "session"}]}), False),
 ]
 
@@ -189,7 +196,7 @@ def http_check(version, name, sc_name, answer, repeat):
                 lines = p.lines()
                 outcome["turns"].append({
                     "hook_called": len(server.requests) > calls_before,
-                    "dialog_still_open": sc.marker in "\n".join(lines),
+                    "dialog_still_open": capture.dialog_open(sc, lines),
                     "tool_results": [{"is_error": e, "content": t[:400]} for i, e, t in s.mock.tool_results()
                                      if not i.endswith("_prep")][-1:],
                     "mock_replies": [r[:400] for r in s.mock.replies()[replies_before:]],

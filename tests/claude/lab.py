@@ -448,20 +448,27 @@ def parse_dialog(lines, cols, kind):
             continue
         text = line.strip()
         indent = len(line) - len(line.lstrip())
+        # A row at the label's column continues the label only when the row above ran to the
+        # right edge (a wrap); otherwise it is a hint such as "shift+tab to approve with this
+        # feedback" under the plan dialog's last option.
+        wrapped = len(lines[i - 1]) >= cols - 15
         if kind == "question" and text in ("Submit", "Next"):
             # The multi-question form's own unnumbered row under "Type something".
             options.append({"label": text, "number": None, "focused": False, "description": None})
             continue
         opt = options[-1]
-        if kind != "question" and indent == label_col:
+        if kind != "question" and indent == label_col and wrapped:
             opt["label"] += " " + text  # a label wrapped onto the next row
         else:
             opt["description"] = text if opt["description"] is None else opt["description"] + " " + text
+    # The dialog's top edge is the topmost full-width rule above the options: the plan dialog
+    # has a second `───` rule inside it, and nothing above a dialog draws such a rule.
     title = None
-    for i in range(start - 1, -1, -1):
-        if is_rule(lines[i], cols):
-            title = next((l.strip() for l in lines[i + 1:start] if l.strip()), None)
-            break
+    top = next((i for i in range(start) if is_rule(lines[i], cols)), None)
+    if top is not None:
+        title = next((l.strip() for l in lines[top + 1:start] if l.strip() and not is_rule(l, cols)), None)
+    if title:
+        title = title.rstrip(" ↑↓")  # the fullscreen renderer's scroll hint at the right edge
     footer = next((l.strip() for l in reversed(lines) if l.strip()), "")
     return {"kind": kind, "title": title, "numbered": bool(numbered), "options": options,
             "footer": footer, "rows": [start, end]}

@@ -37,7 +37,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             collect(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") && path.with_extension("raw").exists() {
+        } else if path.extension().is_some_and(|e| e == "json")
+            && path.with_extension("raw").exists()
+        {
             out.push(path);
         }
     }
@@ -45,7 +47,8 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn check(meta_path: &Path) -> Result<(), String> {
     let meta: serde_json::Value =
-        serde_json::from_slice(&fs::read(meta_path).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&fs::read(meta_path).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
     let size = |key: &str| {
         meta[key]
             .as_u64()
@@ -71,5 +74,9 @@ fn check(meta_path: &Path) -> Result<(), String> {
         .filter(|(_, (g, w))| g != *w)
         .map(|(i, (g, w))| format!("row {i}: want {w:?} got {g:?}"))
         .collect();
-    if diffs.is_empty() { Ok(()) } else { Err(diffs.into_iter().take(3).collect::<Vec<_>>().join("; ")) }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.into_iter().take(3).collect::<Vec<_>>().join("; "))
+    }
 }
