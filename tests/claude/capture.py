@@ -18,7 +18,6 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import lab
 
@@ -323,8 +322,8 @@ def answer_once(version, sc, renderer, name, steps):
             "keys": describe_keys(steps),
             "closed": closed,
             "exited": p.exited,
-            "tool_results": [{"is_error": err, "content": text[:400]} for _, err, text in results
-                             if not _.endswith("_prep")],
+            "tool_results": [{"is_error": err, "content": text[:400]} for tool_id, err, text in results
+                             if not tool_id.endswith("_prep")],
             "mock_replies": [r[:400] for r in s.mock.replies()[before_replies:]],
             "transcript": new_lines[:6],
             "last_line": next((l.strip() for l in reversed(after_lines) if l.strip()), ""),
