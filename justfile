@@ -19,9 +19,15 @@ install:
     cargo install --locked --path crates/cli
     cargo install --locked --path crates/server
 
-# Run every test: unit, relay integration, PTY and real-claude end to end
+# Run every test: unit, relay integration, PTY, real-claude end to end, and the page in Chromium
 test:
     cargo test --workspace --locked
+    {{just_executable()}} test-browser
+
+# Browser tests of the phone page: the real relay and cr, driven in headless Debian Chromium
+test-browser:
+    cargo build --locked -p cr-server -p cr
+    cd tests/browser && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; } && npm test --silent
 
 # Clippy on every target, warnings are errors
 lint:

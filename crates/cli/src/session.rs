@@ -389,6 +389,11 @@ impl Core {
             });
         }
         let settled_at = self.settled_at();
+        // Output not yet turned into a frame makes `seen` out of date: settle only after that
+        // frame, or a hook prompt could be matched with the dialog that was just answered.
+        if let Some(frame) = self.frame_due {
+            return Some(frame.max(settled_at));
+        }
         let now = Instant::now();
         if settled_at > now {
             return Some(settled_at);
@@ -408,7 +413,10 @@ impl Core {
                 .any(|o| o.dialog.as_ref().is_some_and(|od| fingerprint(od) == fingerprint(d)))
         });
         if pending_close || pending_attr {
-            return Some(now);
+            // Due since it settled. Not `now`: the timer compares against an instant taken
+            // before this call, so `now` here would always be later, never due, and the loop
+            // would spin without ever closing the prompt.
+            return Some(settled_at);
         }
         if pending_open {
             let grace = if self.hooks_on && claude_kind(d.expect("checked")) {
@@ -540,6 +548,12 @@ impl Core {
             self.relay_screen = Some(snapshot);
         } else {
             self.need_snapshot = true;
+            // The link's queue was full (a burst of output). Without another frame the relay
+            // would keep the stale screen until the program prints again, which after the last
+            // line of a burst may be never; so try again one frame later.
+            if self.link_tx.is_some() {
+                self.frame_due = Some(Instant::now() + FRAME_INTERVAL);
+            }
         }
     }
 

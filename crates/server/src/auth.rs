@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use cr_proto::{DeviceId, sign};
 
-use crate::config::PublicUrl;
+use crate::config::{IpNet, PublicUrl};
 use crate::error::AppError;
 use crate::secret;
 use crate::state::SharedState;
@@ -154,11 +154,17 @@ impl ClientInfo {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl FromRequestParts<SharedState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let forwarded =
+            parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        let ip = peer.map(|peer| client_ip(peer, forwarded, &state.trusted_proxies));
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -166,6 +172,30 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
             .unwrap_or_default();
         Ok(Self { ip, user_agent })
     }
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the nearest
+/// `X-Forwarded-For` entry that is not itself a trusted proxy, read from the right (the left
+/// part is whatever the client claimed, and anyone can claim anything).
+fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'a str>,
+    trusted: &[IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded.flat_map(|h| h.split(',')).map(str::trim).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => break, // garbage: stop at the last address we could vouch for
+        }
+    }
+    client
 }
 
 /// A device whose signed request passed every check.
@@ -292,5 +322,31 @@ mod tests {
         let c = session_cookie("v", &http, 60);
         assert_eq!(c, "cr_session=v; HttpOnly; SameSite=Strict; Path=/; Max-Age=60");
         assert!(session_cookie("v", &https, 60).ends_with("; Secure"));
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted = [IpNet::parse("172.16.0.0/12").unwrap()];
+        let caddy = ip("172.18.0.3");
+        // Not behind a proxy: whatever the header says is ignored.
+        assert_eq!(
+            client_ip(ip("198.51.100.9"), ["6.6.6.6"].into_iter(), &trusted),
+            ip("198.51.100.9")
+        );
+        assert_eq!(client_ip(caddy, ["6.6.6.6"].into_iter(), &[]), caddy, "no trusted proxies");
+        // Behind the proxy: the rightmost untrusted hop, not what the client claimed on the left.
+        assert_eq!(client_ip(caddy, ["203.0.113.5"].into_iter(), &trusted), ip("203.0.113.5"));
+        assert_eq!(
+            client_ip(caddy, ["1.2.3.4, 203.0.113.5"].into_iter(), &trusted),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            client_ip(caddy, ["1.2.3.4", "203.0.113.5, 172.18.0.9"].into_iter(), &trusted),
+            ip("203.0.113.5"),
+            "several headers and a chain of trusted proxies"
+        );
+        assert_eq!(client_ip(caddy, [].into_iter(), &trusted), caddy, "no header: the proxy");
+        assert_eq!(client_ip(caddy, ["junk"].into_iter(), &trusted), caddy, "garbage: the proxy");
     }
 }

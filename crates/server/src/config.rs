@@ -1,7 +1,7 @@
 //! `Config`: every setting of the relay, from flags or `CR_*` environment variables.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -20,6 +20,16 @@ pub struct Config {
     /// allowed Origin, the login links and the cookie's Secure flag [default: http://LISTEN].
     #[arg(long, env = "CR_PUBLIC_URL", global = true, value_parser = PublicUrl::parse)]
     pub public_url: Option<PublicUrl>,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For`
+    /// names the real client, for rate limits and the audit log. Empty: trust no one.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CR_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true,
+        value_parser = IpNet::parse
+    )]
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl fmt::Debug for Config {
@@ -30,6 +40,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("db", &self.db)
             .field("public_url", &self.public_url.as_ref().map(PublicUrl::as_str))
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -37,7 +48,7 @@ impl fmt::Debug for Config {
 impl Config {
     /// A config for `listen` and `db`, with the public URL derived from the listen address.
     pub fn new(listen: SocketAddr, db: PathBuf) -> Self {
-        Self { listen, db: Some(db), public_url: None }
+        Self { listen, db: Some(db), public_url: None, trusted_proxies: Vec::new() }
     }
 
     /// The database path: `--db`, else `$XDG_DATA_HOME/claude-remote/relay.db`, else
@@ -64,6 +75,59 @@ impl Config {
         self.public_url.clone().unwrap_or_else(|| {
             PublicUrl::parse(&format!("http://{bound}")).expect("a socket address makes a URL")
         })
+    }
+}
+
+/// An address range: `203.0.113.7`, `10.0.0.0/8`, `fd00::/8`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl fmt::Debug for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl IpNet {
+    /// Parses an address (a range of one) or `address/prefix`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let bad = || format!("{s:?} is not an IP address or CIDR range such as 10.0.0.0/8");
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().map_err(|_| bad())?, Some(p)),
+            None => (s.parse::<IpAddr>().map_err(|_| bad())?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// True when `ip` is in the range (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let keep = |bits: u32, width: u32| -> u128 {
+            if bits == 0 { 0 } else { u128::MAX << (width - bits) }
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = keep(u32::from(self.prefix), 32) as u32;
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = keep(u32::from(self.prefix), 128);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
     }
 }
 
@@ -168,5 +232,25 @@ mod tests {
             "http://127.0.0.1:4321"
         );
         assert_eq!(c.db_path().unwrap(), PathBuf::from("/tmp/x.db"));
+    }
+
+    #[test]
+    fn ip_ranges() {
+        let net = |s: &str| IpNet::parse(s).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(net("10.0.0.0/8").contains(ip("10.200.3.4")));
+        assert!(!net("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(net("172.16.0.0/12").contains(ip("172.31.255.255")));
+        assert!(!net("172.16.0.0/12").contains(ip("172.32.0.0")));
+        assert!(net("203.0.113.7").contains(ip("203.0.113.7")));
+        assert!(!net("203.0.113.7").contains(ip("203.0.113.8")));
+        assert!(net("0.0.0.0/0").contains(ip("8.8.8.8")));
+        assert!(net("127.0.0.1").contains(ip("::ffff:127.0.0.1")), "IPv4-mapped counts as IPv4");
+        assert!(net("fd00::/8").contains(ip("fd12::1")));
+        assert!(!net("fd00::/8").contains(ip("fe80::1")));
+        assert!(!net("::/0").contains(ip("10.0.0.1")), "families never mix");
+        for bad in ["", "10.0.0.0/33", "::/129", "10.0.0.0/x", "example.com", "10.0.0/8"] {
+            assert!(IpNet::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

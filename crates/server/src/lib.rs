@@ -81,7 +81,9 @@ pub async fn serve(
     let store = store::Store::open(&db)
         .with_context(|| format!("opening the database {}", db.display()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state: SharedState = Arc::new(AppState::new(store, public_url, stop_rx));
+    let state: SharedState = Arc::new(
+        AppState::new(store, public_url, stop_rx).with_trusted_proxies(config.trusted_proxies),
+    );
     let background = tokio::spawn(housekeeping(state.clone()));
 
     tracing::info!(%addr, public_url = %state.public_url, db = %db.display(), "listening on {addr}");

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use crate::config::PublicUrl;
+use crate::config::{IpNet, PublicUrl};
 use crate::hub::Hub;
 use crate::ratelimit::FailureLimiter;
 use crate::store::Store;
@@ -22,6 +22,8 @@ pub struct AppState {
     pub limiter: Mutex<FailureLimiter>,
     /// Turns true when the relay shuts down; feeds and links end.
     pub shutdown: watch::Receiver<bool>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// The state as handlers receive it.
@@ -36,6 +38,13 @@ impl AppState {
             public_url,
             limiter: Mutex::default(),
             shutdown,
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Believes `X-Forwarded-For` from these proxies.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<IpNet>) -> Self {
+        self.trusted_proxies = proxies;
+        self
     }
 }

@@ -34,6 +34,10 @@ pub use writer::Tx;
 /// How long a connection waits for another one's write lock before giving up. Admin commands
 /// and the writer thread take it for milliseconds at a time.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Tries at setting up a connection (WAL + migrations) when SQLite answers BUSY without waiting.
+const OPEN_ATTEMPTS: u32 = 50;
+/// Pause between those tries.
+const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// Idle read connections kept for reuse; more are opened on demand and closed after use.
 const READ_POOL_IDLE: usize = 4;
 
@@ -68,6 +72,17 @@ pub enum StoreError {
 
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// SQLite said the database is busy or locked by another connection.
+    fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
 
 /// The relay's handle on the database: one writer thread, a pool of readers.
 #[derive(Clone)]
@@ -175,37 +190,27 @@ impl Admin {
 fn open_connection(path: &Path) -> Result<Connection> {
     create_private(path)?;
     let conn = connect(path)?;
-    let mode: String =
-        retry_busy(
-            || Ok(conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?),
-        )?;
+    // Two processes setting up a fresh file together (the relay and an admin command) can make
+    // SQLite answer BUSY at once instead of waiting: it does not run the busy handler where
+    // waiting could deadlock. Both steps are idempotent, so try again shortly.
+    let mut attempt = 1;
+    loop {
+        match enable_wal(&conn).and_then(|()| migrate(&conn)) {
+            Err(e) if e.is_busy() && attempt < OPEN_ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(OPEN_RETRY_PAUSE);
+            }
+            other => return other.map(|()| conn),
+        }
+    }
+}
+
+fn enable_wal(conn: &Connection) -> Result<()> {
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Commit(format!("SQLite refused WAL mode (got {mode})")));
     }
-    retry_busy(|| migrate(&conn))?;
-    Ok(conn)
-}
-
-/// Pause between attempts of [`retry_busy`].
-const BUSY_RETRY: Duration = Duration::from_millis(10);
-
-/// Runs `f` again while SQLite answers "database is locked", for up to [`BUSY_TIMEOUT`].
-/// The busy timeout alone does not cover a brand-new file opened by several processes at
-/// once: while it is still in rollback-journal mode, two connections that both hold a shared
-/// lock and want to write would deadlock, so SQLite fails one at once instead of waiting.
-fn retry_busy<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
-    let until = std::time::Instant::now() + BUSY_TIMEOUT;
-    loop {
-        match f() {
-            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy
-                    && std::time::Instant::now() < until =>
-            {
-                std::thread::sleep(BUSY_RETRY);
-            }
-            other => return other,
-        }
-    }
+    Ok(())
 }
 
 /// The database holds device secrets: only its owner may read it.

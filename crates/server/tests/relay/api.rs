@@ -147,6 +147,42 @@ async fn failed_pairing_attempts_are_rate_limited() {
     assert_eq!(res.status, 429, "one budget per address for pair and login");
 }
 
+/// A failed pairing attempt that a proxy forwarded for `client`.
+async fn pair_from(server: &TestServer, client: &str) -> u16 {
+    let url = server.url();
+    let headers = [
+        ("origin", url.as_str()),
+        ("content-type", "application/json"),
+        ("x-forwarded-for", client),
+    ];
+    server.request("POST", "/api/pair", &headers, Some(r#"{"code":"AAAA-BBBB-CCCC"}"#)).await.status
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let proxied = TestServer::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.trusted_proxies = vec![cr_server::config::IpNet::parse("127.0.0.1").unwrap()];
+    })
+    .await;
+    for _ in 0..cr_server::ratelimit::MAX_FAILURES {
+        assert_eq!(pair_from(&proxied, "203.0.113.1").await, 401);
+    }
+    assert_eq!(pair_from(&proxied, "203.0.113.1").await, 429);
+    assert_eq!(pair_from(&proxied, "203.0.113.2").await, 401, "another client is not blocked");
+    assert_eq!(
+        pair_from(&proxied, "10.9.9.9, 203.0.113.1").await,
+        429,
+        "a forged left hop is ignored"
+    );
+
+    // Without a trusted proxy the header is the client's own claim and changes nothing.
+    let direct = TestServer::start().await;
+    for i in 0..cr_server::ratelimit::MAX_FAILURES {
+        assert_eq!(pair_from(&direct, &format!("203.0.113.{i}")).await, 401);
+    }
+    assert_eq!(pair_from(&direct, "203.0.113.99").await, 429);
+}
+
 #[tokio::test]
 async fn security_headers_on_every_response() {
     let server = TestServer::start().await;

@@ -76,10 +76,19 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir) -> Self {
+        Self::start_with(dir, |_| {}).await
+    }
+
+    /// Starts with the config adjusted by `tweak`.
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut cr_server::Config),
+    ) -> Self {
         let db = dir.path().join("relay.db");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = cr_server::Config::new(addr, db.clone());
+        let mut config = cr_server::Config::new(addr, db.clone());
+        tweak(&mut config);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(cr_server::serve(listener, config, async {
             let _ = rx.await;
