@@ -62,7 +62,7 @@ impl Decoder {
         loop {
             match self.chunk {
                 Chunk::Size => {
-                    let Some(eol) = self.raw[pos..].windows(2).position(|w| w == b"\r\n") else {
+                    let Some(eol) = memchr::memmem::find(&self.raw[pos..], b"\r\n") else {
                         break;
                     };
                     let line = std::str::from_utf8(&self.raw[pos..pos + eol])?;
@@ -106,7 +106,7 @@ impl Decoder {
     pub fn next_event(&mut self, recv_ns: u64) -> Option<SseEvent> {
         loop {
             let rest = &self.body[self.start..];
-            let end = rest.windows(2).position(|w| w == b"\n\n")?;
+            let end = memchr::memmem::find(rest, b"\n\n")?;
             let block = &rest[..end];
             let mut name = None;
             let mut data: Vec<u8> = Vec::new();

@@ -34,6 +34,8 @@ const STALL_MS: f64 = 1000.0;
 
 struct RoundResult {
     cores: f64,
+    /// What the phones themselves cost (they share the machine with the relay).
+    harness_cores: f64,
     lags: Vec<f64>,
     worst_per_client: Vec<f64>,
     stalled: usize,
@@ -59,12 +61,13 @@ fn round(ctx: &Ctx, fx: &Fixture, clients: usize, secs: u64) -> Result<RoundResu
     let (seen, tasks) =
         ctx.rt.block_on(connect_phones(fx.relay.port, &session, &fx.cookie, clients))?;
     let pid = fx.relay.pid();
-    let (cpu0, wall0) = (procfs::cpu_secs(pid)?, now_ns());
+    let me = std::process::id();
+    let (cpu0, wall0, own0) = (procfs::cpu_secs(pid)?, now_ns(), procfs::cpu_secs(me)?);
     let mark = drain.mark();
     term.write(b"\r")?;
     drain.wait_for(mark, &format!("tick {ticks:06}"), Duration::from_secs(secs * 3 + 30))?;
     std::thread::sleep(Duration::from_millis(500));
-    let (cpu1, wall1) = (procfs::cpu_secs(pid)?, now_ns());
+    let (cpu1, wall1, own1) = (procfs::cpu_secs(pid)?, now_ns(), procfs::cpu_secs(me)?);
     for t in &tasks {
         t.abort();
     }
@@ -88,8 +91,10 @@ fn round(ctx: &Ctx, fx: &Fixture, clients: usize, secs: u64) -> Result<RoundResu
         worst.push(l.iter().copied().fold(0.0, f64::max));
         all.extend(l);
     }
+    let secs = ms_between(wall0, wall1) / 1e3;
     Ok(RoundResult {
-        cores: (cpu1 - cpu0) / (ms_between(wall0, wall1) / 1e3),
+        cores: (cpu1 - cpu0) / secs,
+        harness_cores: (own1 - own0) / secs,
         lags: all,
         worst_per_client: worst,
         stalled,
@@ -115,9 +120,10 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         let s = summarize(&res.lags).expect("samples");
         let w = res.worst_per_client.iter().copied().fold(0.0, f64::max);
         details.push(format!(
-            "round {}: relay {:.2} cores; lag p50 {} p99 {} max {}; {} stalled",
+            "round {}: relay {:.2} cores (the phones {:.2}); lag p50 {} p99 {} max {}; {} stalled",
             r + 1,
             res.cores,
+            res.harness_cores,
             ms(s.p50),
             ms(s.p99),
             ms(w),

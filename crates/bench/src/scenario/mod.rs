@@ -126,23 +126,13 @@ pub fn text_file(path: &Path, bytes: u64) -> Result<u64> {
 /// The highest `tick NNNNNN` in an event's data.
 pub fn max_tick(data: &[u8]) -> Option<u64> {
     const TAG: &[u8] = b"tick ";
-    let mut best = None;
-    let mut i = 0;
-    while i + TAG.len() < data.len() {
-        if &data[i..i + TAG.len()] == TAG {
-            let digits: &[u8] = &data[i + TAG.len()..];
+    memchr::memmem::find_iter(data, TAG)
+        .filter_map(|at| {
+            let digits = &data[at + TAG.len()..];
             let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-            if len > 0
-                && let Ok(n) = std::str::from_utf8(&digits[..len]).unwrap_or("").parse::<u64>()
-            {
-                best = best.max(Some(n));
-            }
-            i += TAG.len() + len;
-        } else {
-            i += 1;
-        }
-    }
-    best
+            std::str::from_utf8(&digits[..len]).ok()?.parse::<u64>().ok()
+        })
+        .max()
 }
 
 /// The screen as a phone has it, built from `screen` and `output` events.
