@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         Some(Command::Hook) => tokio::runtime::Builder::new_current_thread(),
         _ => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(2);
+            b.worker_threads(2).on_thread_start(cr::pty::lower_thread_priority);
             b
         }
     };
@@ -155,6 +155,9 @@ async fn run(config_path: &std::path::Path, args: RunArgs) -> Result<ExitCode> {
     let (sig_tx, sig_rx) = mpsc::channel(SIGNALS_CAP);
     watch_signals(resize_tx, sig_tx)?;
 
+    // The PTY reader and the stdin pump run already; the session's work on this thread comes
+    // after them from here on.
+    cr::pty::lower_thread_priority();
     let code = session.run(resize_rx, sig_rx).await;
     drop(guard);
     let _ = std::io::stdout().flush();

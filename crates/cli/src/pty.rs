@@ -28,6 +28,18 @@ pub const MIRROR_BUDGET_BYTES: usize = 8 << 20;
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// The TERM given to the child when the environment has none (CI, cron, some IDEs).
 pub const DEFAULT_TERM: &str = "xterm-256color";
+/// Nice value of `cr`'s own work (the emulator, the link, hooks) relative to the threads that
+/// move the terminal's bytes (the PTY reader and the stdin pump, which keep the default): on a
+/// busy machine the local terminal gets the CPU first, and the phone's view catches up (or
+/// skips, see [`MIRROR_BUDGET_BYTES`]) when the burst is over.
+pub const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread to [`BACKGROUND_NICE`]. On Linux a nice value belongs to one
+/// thread, so the passthrough threads started before (or by other code) keep theirs. Failing
+/// to lower it changes nothing that matters, so the error is ignored.
+pub fn lower_thread_priority() {
+    let _ = rustix::process::setpriority_process(None, BACKGROUND_NICE);
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
