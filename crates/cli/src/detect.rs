@@ -12,7 +12,7 @@
 //! `tests/fixtures/claude/` is checked against these rules (`tests/claude_fixtures.rs`).
 //!
 //! Settling is the caller's job (`session` only acts on a dialog that stayed the same for
-//! [`crate::session::PROMPT_SETTLE`]); this module answers "what does this frame ask?".
+//! [`crate::prompt::PROMPT_SETTLE`]); this module answers "what does this frame ask?".
 
 use cr_proto::{
     BodyFormat, OPTION_ALWAYS, OPTION_APPROVE, OPTION_REJECT, PromptKind, PromptOption, Question,
