@@ -86,7 +86,7 @@ pub enum Route<H> {
         /// The hook to send it to.
         hook: Hook<H>,
         /// The prompt it settles.
-        open: Open<H>,
+        open: Box<Open<H>>,
     },
     /// Type it into this dialog, which is on screen now.
     Type(Dialog),
@@ -282,13 +282,12 @@ impl<H> Prompts<H> {
         }
         let Some(dialog) = self.seen.clone() else { return out };
         // A Claude Code dialog on screen belongs to the newest hook prompt still unseen.
-        if hook_kind(&dialog) {
-            if let Some(o) =
+        if hook_kind(&dialog)
+            && let Some(o) =
                 self.open.iter_mut().rev().find(|o| o.hook.is_some() && o.dialog.is_none())
-            {
-                o.dialog = Some(dialog);
-                return out;
-            }
+        {
+            o.dialog = Some(dialog);
+            return out;
         }
         if now >= self.settled_at() + self.grace() {
             out.open = Some(dialog);
@@ -296,20 +295,20 @@ impl<H> Prompts<H> {
         out
     }
 
-    /// A `PermissionRequest` arrived. If a screen prompt already shows its dialog, the hook
-    /// joins it (one dialog, one card) and its id comes back; otherwise the hook comes back
-    /// for a prompt of its own.
-    pub fn join_hook(&mut self, hook: Hook<H>) -> Result<PromptId, Hook<H>> {
-        match self
-            .open
-            .iter_mut()
+    /// The screen prompt a `PermissionRequest` that just arrived belongs to: one already
+    /// showing a Claude Code dialog and not joined by a hook (one dialog, one card). `None`:
+    /// the request gets a prompt of its own.
+    pub fn joinable(&self) -> Option<PromptId> {
+        self.open
+            .iter()
             .find(|o| o.hook.is_none() && o.dialog.as_ref().is_some_and(hook_kind))
-        {
-            Some(o) => {
-                o.hook = Some(hook);
-                Ok(o.id.clone())
-            }
-            None => Err(hook),
+            .map(|o| o.id.clone())
+    }
+
+    /// Joins a hook to the open prompt `id` (see [`Prompts::joinable`]).
+    pub fn join(&mut self, id: &PromptId, hook: Hook<H>) {
+        if let Some(o) = self.open.iter_mut().find(|o| &o.id == id) {
+            o.hook = Some(hook);
         }
     }
 
@@ -357,7 +356,7 @@ impl<H> Prompts<H> {
         {
             match hooks::decision(&hook.payload, answer) {
                 Ok(decision) => {
-                    let mut open = self.open.remove(i);
+                    let mut open = Box::new(self.open.remove(i));
                     let hook = open.hook.take().expect("checked");
                     return Route::Hook { decision, hook, open };
                 }
@@ -479,8 +478,13 @@ mod tests {
 
         // The hook arrives within the grace: the dialog joins the hook prompt, no second card.
         let mut p: Prompts<&str> = Prompts::new(true, t0);
-        let hook = p.join_hook(request("ls")).expect_err("nothing to join");
-        p.track(Open { id: id(1), source: PromptSource::Hook, dialog: None, hook: Some(hook) });
+        assert_eq!(p.joinable(), None, "nothing to join");
+        p.track(Open {
+            id: id(1),
+            source: PromptSource::Hook,
+            dialog: None,
+            hook: Some(request("ls")),
+        });
         p.observe(Some(bash("ls")), t0);
         assert_eq!(p.deadline(None, t0 + PROMPT_SETTLE), Some(t0 + PROMPT_SETTLE));
         let s = p.settle(t0 + PROMPT_SETTLE);
@@ -492,7 +496,7 @@ mod tests {
         let mut p: Prompts<&str> = Prompts::new(true, t0);
         p.observe(Some(bash("ls")), t0);
         screen_prompt(&mut p, 1, bash("ls"));
-        assert_eq!(p.join_hook(request("ls")).ok(), Some(id(1)));
+        assert_eq!(p.joinable(), Some(id(1)));
     }
 
     #[test]
@@ -593,7 +597,7 @@ mod tests {
         let mut p: Prompts<&str> = Prompts::new(true, t0);
         p.observe(Some(bash("ls")), t0);
         screen_prompt(&mut p, 1, bash("ls"));
-        p.join_hook(request("ls")).unwrap();
+        p.join(&id(1), request("ls"));
         assert!(matches!(p.route(&id(1), &always), Route::Type(_)));
         // A plain yes goes to the hook.
         assert!(matches!(p.route(&id(1), &Answer::Approve { always: false }), Route::Hook { .. }));

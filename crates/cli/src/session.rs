@@ -525,10 +525,10 @@ impl Core {
             HookCall::Permission { payload, reply } => {
                 let hook = Hook { payload, reply };
                 // A screen prompt already shows this dialog: the hook joins it (one card).
-                let hook = match self.prompts.join_hook(hook) {
-                    Ok(id) => return debug!(prompt = %id, "hook joins the screen prompt"),
-                    Err(hook) => hook,
-                };
+                if let Some(id) = self.prompts.joinable() {
+                    debug!(prompt = %id, "hook joins the screen prompt");
+                    return self.prompts.join(&id, hook);
+                }
                 let id = self.new_prompt_id();
                 let prompt =
                     hooks::prompt_for(&hook.payload, id.clone(), self.session_id.clone(), now());
@@ -568,7 +568,7 @@ impl Core {
                 }
                 // The hook call is gone (Claude Code gave up on it): type the answer.
                 warn!(prompt = %id, "the hook is gone; typing the answer instead");
-                self.prompts.track(open);
+                self.prompts.track(*open);
                 match self.prompts.route(&id, &answer) {
                     Route::Type(d) => d,
                     other => return self.unanswered(&id, other),
