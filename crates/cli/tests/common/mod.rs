@@ -11,8 +11,22 @@ use std::{
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+pub mod relay;
+
 /// Generous: the machines are shared and slow.
 pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Polls `f` until it holds; panics after [`DEADLINE`].
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + DEADLINE;
+    while Instant::now() < until {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
 
 /// A fake program under `tests/fake/`.
 pub fn fake(name: &str) -> String {
