@@ -71,6 +71,8 @@ pub struct Settled<H> {
     pub gone: Vec<Open<H>>,
     /// A dialog to open a screen prompt for (then [`Prompts::track`] it).
     pub open: Option<Dialog>,
+    /// The hook prompt the dialog on screen was found to belong to.
+    pub joined: Option<PromptId>,
     /// The answer being typed may take its next step against the current screen.
     pub step_typist: bool,
 }
@@ -260,7 +262,7 @@ impl<H> Prompts<H> {
     /// The screen has been still since [`Prompts::deadline`]: what that means for the
     /// prompts. Call when `deadline` has passed.
     pub fn settle(&mut self, now: Instant) -> Settled<H> {
-        let mut out = Settled { gone: Vec::new(), open: None, step_typist: false };
+        let mut out = Settled { gone: Vec::new(), open: None, joined: None, step_typist: false };
         if let Some(t) = &self.typing {
             out.step_typist = !t.writing;
             return out;
@@ -287,6 +289,7 @@ impl<H> Prompts<H> {
                 self.open.iter_mut().rev().find(|o| o.hook.is_some() && o.dialog.is_none())
         {
             o.dialog = Some(dialog);
+            out.joined = Some(o.id.clone());
             return out;
         }
         if now >= self.settled_at() + self.grace() {
@@ -435,7 +438,7 @@ mod tests {
             let due = p.deadline(None, now)?;
             now = now.max(due);
             let s = p.settle(now);
-            if !s.gone.is_empty() || s.open.is_some() || s.step_typist {
+            if !s.gone.is_empty() || s.open.is_some() || s.joined.is_some() || s.step_typist {
                 return Some((now, s));
             }
             // Nothing done: the next deadline must be later, or there is none (no spinning).
@@ -489,6 +492,7 @@ mod tests {
         assert_eq!(p.deadline(None, t0 + PROMPT_SETTLE), Some(t0 + PROMPT_SETTLE));
         let s = p.settle(t0 + PROMPT_SETTLE);
         assert!(s.open.is_none() && s.gone.is_empty());
+        assert_eq!(s.joined, Some(id(1)));
         assert_eq!(p.deadline(None, t0 + PROMPT_SETTLE), None, "nothing left to do");
         assert_eq!(p.settle(t0 + 10 * HOOK_GRACE).open, None, "never a second card");
 

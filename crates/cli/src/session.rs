@@ -624,6 +624,9 @@ impl Core {
     /// The screen has settled: carry out what that means for the prompts.
     fn on_settled(&mut self, now_i: Instant) {
         let settled = self.prompts.settle(now_i);
+        if let Some(id) = &settled.joined {
+            info!(prompt = %id, "its dialog is on screen");
+        }
         if settled.step_typist {
             self.step_typist();
         }

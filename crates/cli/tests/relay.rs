@@ -192,3 +192,131 @@ fn cr_qr_prints_a_one_time_login_link() {
     assert_eq!(relay.http("", "POST", "/api/login", Some(&body)).0, 200);
     assert_ne!(relay.http("", "POST", "/api/login", Some(&body)).0, 200);
 }
+
+/// `claude` on PATH as the fake `name` (from `tests/fake/`), for `cr -- claude`.
+fn fake_claude(home: &Path, name: &str) -> String {
+    let bin = home.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(fake(name), bin.join("claude")).unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+/// Waits until the relay has the prompt `id` closed with `status` by `by`.
+fn wait_closed(relay: &Relay, session: &str, id: &str, status: &str, by: &str) {
+    wait_until(&format!("prompt {id} to close {status} by {by}"), || {
+        relay
+            .all_prompts(session)
+            .iter()
+            .any(|p| p["id"] == id && p["status"] == status && p["by"] == by)
+    });
+}
+
+#[test]
+fn hook_prompts_answered_elsewhere_close_as_resolved_locally_and_release_the_hook() {
+    let (relay, config, token, home) = setup();
+    let path = fake_claude(home.path(), "claude_local.py");
+    let mut t = Terminal::start(
+        Launch::new(&["--", "claude"])
+            .env("CR_CONFIG", &config.to_string_lossy())
+            .env("PATH", &path),
+    );
+    let session = session_id(&relay, &token);
+    t.wait_text("READY");
+
+    // The dialog leaves the screen (answered at the keyboard): the hook prompt closes, and the
+    // hook call Claude Code left waiting returns at once with no decision.
+    t.write(b"a");
+    let first = relay.pending_prompt(&token, &session);
+    assert_eq!(
+        (first["source"].as_str(), first["body"].as_str()),
+        (Some("hook"), Some("echo 1\n# Print a number"))
+    );
+    t.wait_log("its dialog is on screen");
+    t.write(b"c");
+    t.wait_text("HOOK 1 RETURNED {}");
+    wait_closed(&relay, &session, first["id"].as_str().unwrap(), "resolved_locally", "terminal");
+
+    // A hook prompt whose dialog never showed is closed by the state hooks that mean Claude
+    // is past it: PostToolUse of the same call, Stop, UserPromptSubmit.
+    for (n, key) in [(2, b"p"), (3, b"s"), (4, b"u")] {
+        t.write(b"h");
+        let mut id = String::new();
+        wait_until(&format!("hook prompt {n}"), || {
+            let all = relay.all_prompts(&session);
+            match all.get(n - 1) {
+                Some(p) if p["status"] == "pending" => {
+                    id = p["id"].as_str().unwrap().to_owned();
+                    true
+                }
+                _ => false,
+            }
+        });
+        t.write(key);
+        t.wait_text(&format!("HOOK {n} RETURNED {{}}"));
+        wait_closed(&relay, &session, &id, "resolved_locally", "terminal");
+    }
+    t.write(b"q");
+    assert_eq!(t.wait_exit(), 0);
+    assert_eq!(relay.all_prompts(&session).len(), 4, "one card per request, no screen cards");
+}
+
+#[test]
+fn a_full_screen_program_s_scrolled_rows_become_transcript_lines_once() {
+    let (relay, config, token, _home) = setup();
+    let mut t = Terminal::start(
+        Launch::new(&["--no-hooks", "--", "python3", &fake("alt_scroll.py"), "60"])
+            .env("CR_CONFIG", &config.to_string_lossy()),
+    );
+    let session = session_id(&relay, &token);
+    t.wait_text("DRAWN");
+    // 24 rows: 20 items stay in view, the other 40 left the top of the alternate screen.
+    let want: Vec<String> =
+        (1..=40).map(|i| format!("item {i:03} of the scrolling list")).collect();
+    wait_until("the scrolled items in the transcript", || {
+        relay.transcript(&session).iter().any(|l| l == &want[39])
+    });
+    let items: Vec<String> =
+        relay.transcript(&session).into_iter().filter(|l| l.starts_with("item ")).collect();
+    assert_eq!(items, want, "each row that left the view, once, in order");
+    t.write(b"q");
+    assert_eq!(t.wait_exit(), 0);
+}
+
+#[test]
+fn lines_lost_to_an_overflow_while_the_relay_is_away_leave_one_gap_line() {
+    let (mut relay, config, token, _home) = setup();
+    relay.kill();
+    // More transcript than cr keeps while unacknowledged (UPLINK_LIMIT_BYTES, 8 MiB counted
+    // with a fixed cost per event): the oldest lines must go, and say so.
+    let lines = 120_000;
+    let script = format!("seq -f 'line %06g' 1 {lines}; echo WRITTEN; read x");
+    let mut t = Terminal::start(
+        Launch::new(&["--no-hooks", "--", "sh", "-c", &script])
+            .env("CR_CONFIG", &config.to_string_lossy()),
+    );
+    t.wait_text("WRITTEN");
+    relay.up();
+    let session = session_id(&relay, &token);
+    // 24 rows: all but the last 22 lines and WRITTEN scrolled off.
+    let last = format!("line {:06}", lines - 22);
+    wait_until("the newest lines after the relay came back", || {
+        relay.transcript(&session).contains(&last)
+    });
+    let transcript = relay.transcript(&session);
+    let gaps: Vec<&String> =
+        transcript.iter().filter(|l| l.starts_with("[claude-remote:")).collect();
+    assert_eq!(gaps.len(), 1, "one gap line: {gaps:?}");
+    let lost: usize = gaps[0]
+        .strip_prefix("[claude-remote: ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the gap line says how many: {}", gaps[0]));
+    assert_eq!(transcript.first(), Some(gaps[0]), "the oldest lines went");
+    let kept: Vec<&String> = transcript.iter().filter(|l| l.starts_with("line ")).collect();
+    assert!(lost > 0 && kept.len() + lost == lines - 22, "{lost} lost + {} kept", kept.len());
+    let first_kept: usize = kept[0]["line ".len()..].parse().unwrap();
+    assert_eq!(first_kept, lost + 1, "nothing lost after the gap");
+    assert!(kept.windows(2).all(|w| w[0] < w[1]), "in order, once each");
+    t.write(b"\r");
+    assert_eq!(t.wait_exit(), 0);
+}
