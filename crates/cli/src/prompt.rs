@@ -29,6 +29,10 @@ pub const PROMPT_SETTLE: Duration = Duration::from_millis(300);
 pub const HOOK_GRACE: Duration = Duration::from_millis(1500);
 /// Longest wait for the screen to settle between keystrokes of an answer.
 pub const TYPIST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a dialog answered by keys may stay on screen before it counts as asking again (a
+/// busy Claude Code took more than [`PROMPT_SETTLE`] to take a key; design.md: a dialog that
+/// did not close becomes a new prompt).
+pub const ANSWER_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A `PermissionRequest` waiting for its decision; `reply` is how the decision gets back.
 #[derive(Debug)]
@@ -134,12 +138,14 @@ pub struct Prompts<H> {
     since: Instant,
     open: Vec<Open<H>>,
     typing: Option<Typing>,
+    /// A dialog just answered by keys (its identity) and until when it may take to close.
+    answered: Option<(String, Instant)>,
 }
 
 impl<H> Prompts<H> {
     /// Nothing open, nothing seen.
     pub fn new(hooks_on: bool, now: Instant) -> Self {
-        Self { hooks_on, seen: None, since: now, open: Vec::new(), typing: None }
+        Self { hooks_on, seen: None, since: now, open: Vec::new(), typing: None, answered: None }
     }
 
     /// A frame's detection result; the settle clock restarts when it differs.
@@ -147,6 +153,12 @@ impl<H> Prompts<H> {
         if dialog != self.seen {
             self.seen = dialog;
             self.since = now;
+            let still = |(id, _): &(String, Instant)| {
+                self.seen.as_ref().is_some_and(|d| &identity(d) == id)
+            };
+            if !self.answered.as_ref().is_some_and(still) {
+                self.answered = None;
+            }
         }
     }
 
@@ -179,9 +191,14 @@ impl<H> Prompts<H> {
         }
     }
 
-    /// Typing is over (done or failed).
-    pub fn stop_typing(&mut self) {
+    /// Typing is over. `closed: false` means the dialog was still on screen after the keys:
+    /// it gets [`ANSWER_CLOSE_TIMEOUT`] to go before it is taken for a new question.
+    pub fn stop_typing(&mut self, closed: bool, now: Instant) {
         self.typing = None;
+        self.answered = match (&self.seen, closed) {
+            (Some(d), false) => Some((identity(d), now + ANSWER_CLOSE_TIMEOUT)),
+            _ => None,
+        };
     }
 
     /// A prompt the session just opened.
@@ -224,6 +241,11 @@ impl<H> Prompts<H> {
         })
     }
 
+    /// Until when the dialog on screen is one just answered by keys, still closing.
+    fn closing_until(&self, now: Instant) -> Option<Instant> {
+        self.answered.as_ref().map(|(_, until)| *until).filter(|until| *until > now)
+    }
+
     /// How long a new dialog waits for its hook before it becomes a screen prompt.
     fn grace(&self) -> Duration {
         match &self.seen {
@@ -256,7 +278,10 @@ impl<H> Prompts<H> {
         if self.open.iter().any(|o| self.dialog_gone(o)) || self.unseen_hook_prompt() {
             return Some(settled_at);
         }
-        self.untracked().then(|| settled_at + self.grace())
+        if !self.untracked() {
+            return None;
+        }
+        Some(self.closing_until(now).unwrap_or(settled_at + self.grace()))
     }
 
     /// The screen has been still since [`Prompts::deadline`]: what that means for the
@@ -279,7 +304,7 @@ impl<H> Prompts<H> {
                 i += 1;
             }
         }
-        if !self.untracked() {
+        if !self.untracked() || self.closing_until(now).is_some() {
             return out;
         }
         let Some(dialog) = self.seen.clone() else { return out };
@@ -354,6 +379,11 @@ impl<H> Prompts<H> {
             return Route::Refuse("not open".into());
         };
         let o = &self.open[i];
+        // Its dialog was on screen and is gone: the keyboard was first, whatever path the
+        // answer would take (a hook decision now would be ignored by Claude Code).
+        if self.dialog_gone(o) {
+            return Route::Gone;
+        }
         if let Some(hook) = &o.hook
             && (o.source == PromptSource::Hook || plain_yes_or_no(answer))
         {
@@ -534,6 +564,28 @@ mod tests {
     }
 
     #[test]
+    fn a_dialog_answered_by_keys_gets_time_to_close_before_it_asks_again() {
+        let t0 = Instant::now();
+        let mut p: Prompts<&str> = Prompts::new(false, t0);
+        p.observe(Some(bash("ls")), t0);
+        p.start_typing(Typist::new(&bash("ls"), &Answer::Approve { always: false }).unwrap(), t0);
+        // The keys went out; a busy Claude Code has not redrawn yet when the typist checks.
+        p.stop_typing(false, t0 + MS * 400);
+        assert_eq!(p.deadline(None, t0 + MS * 400), Some(t0 + MS * 400 + ANSWER_CLOSE_TIMEOUT));
+        assert!(p.settle(t0 + MS * 500).open.is_none(), "no second card while it closes");
+        // It closes: nothing to do.
+        p.observe(None, t0 + MS * 600);
+        assert_eq!(run_until_something(&mut p, t0 + MS * 600).map(|(at, _)| at), None);
+        // Had it stayed, it would have become a new prompt after the timeout (design.md).
+        let mut p: Prompts<&str> = Prompts::new(false, t0);
+        p.observe(Some(bash("ls")), t0);
+        p.stop_typing(false, t0 + MS * 400);
+        let (at, s) = run_until_something(&mut p, t0 + MS * 400).unwrap();
+        assert_eq!(at, t0 + MS * 400 + ANSWER_CLOSE_TIMEOUT);
+        assert!(s.open.is_some());
+    }
+
+    #[test]
     fn state_hooks_close_hook_prompts() {
         let t0 = Instant::now();
         let mut p: Prompts<&str> = Prompts::new(true, t0);
@@ -605,6 +657,17 @@ mod tests {
         assert!(matches!(p.route(&id(1), &always), Route::Type(_)));
         // A plain yes goes to the hook.
         assert!(matches!(p.route(&id(1), &Answer::Approve { always: false }), Route::Hook { .. }));
+        // A hook card whose dialog was seen and is gone: the keyboard was first, even though
+        // the hook still waits.
+        let mut p: Prompts<&str> = Prompts::new(true, t0);
+        p.track(Open {
+            id: id(1),
+            source: PromptSource::Hook,
+            dialog: Some(bash("ls")),
+            hook: Some(request("ls")),
+        });
+        p.observe(None, t0);
+        assert!(matches!(p.route(&id(1), &Answer::Approve { always: false }), Route::Gone));
         // A screen card whose dialog is gone: the keyboard was first.
         let mut p: Prompts<&str> = Prompts::new(false, t0);
         screen_prompt(&mut p, 1, bash("ls"));

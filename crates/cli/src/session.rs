@@ -612,11 +612,11 @@ impl Core {
             }
             Action::Done { closed } => {
                 info!(closed, "answer typed");
-                self.prompts.stop_typing();
+                self.prompts.stop_typing(closed, Instant::now());
             }
             Action::Failed(why) => {
                 warn!("answer not typed: {why}");
-                self.prompts.stop_typing();
+                self.prompts.stop_typing(true, Instant::now());
             }
         }
     }

@@ -11,6 +11,7 @@ use std::{
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+pub mod claude;
 pub mod relay;
 
 /// Generous: the machines are shared and slow.

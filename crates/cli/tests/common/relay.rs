@@ -125,6 +125,18 @@ impl Relay {
 
     /// One HTTP request with a bearer token; (status, JSON body or null).
     pub fn http(&self, token: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let (status, text) = self.http_text(token, method, path, body);
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// One HTTP request with a bearer token; (status, body).
+    pub fn http_text(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, String) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         // Longer than the relay's own wait for an answer to be confirmed (10 s).
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -141,7 +153,8 @@ impl Relay {
         let text = String::from_utf8_lossy(&raw);
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+        (status, if chunked { dechunk(body) } else { body.to_owned() })
     }
 
     /// The newest session whose name is `name` (`None`: any), once the relay has it.
@@ -217,6 +230,20 @@ impl Relay {
             .unwrap();
         stmt.query_map([session], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
     }
+}
+
+/// The body of a chunked HTTP/1.1 response.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
 }
 
 impl Drop for Relay {
