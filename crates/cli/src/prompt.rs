@@ -24,14 +24,20 @@ use crate::{
 /// first painting (tests/claude/README.md: lost at 0.1 s, taken at 0.15 s): nothing is typed
 /// into a dialog before it has been still for three times that.
 pub const PROMPT_SETTLE: Duration = Duration::from_millis(300);
+/// A question also counts once the program has been silent this long with the dialog on
+/// screen: a program that stopped writing has finished drawing (Claude Code writes a frame in
+/// one write), so the phone need not wait out [`PROMPT_SETTLE`], which still applies when
+/// other output keeps flowing. Keys still wait for [`PROMPT_SETTLE`].
+pub const PROMPT_QUIET: Duration = Duration::from_millis(30);
 /// With hooks on, how long a settled Claude Code dialog waits for its `PermissionRequest`
 /// before it becomes a screen prompt instead (auto mode asks some questions without the hook).
 pub const HOOK_GRACE: Duration = Duration::from_millis(1500);
 /// Longest wait for the screen to settle between keystrokes of an answer.
 pub const TYPIST_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a dialog answered by keys may stay on screen before it counts as asking again (a
-/// busy Claude Code took more than [`PROMPT_SETTLE`] to take a key; design.md: a dialog that
-/// did not close becomes a new prompt).
+/// How long a dialog answered from the phone may stay on screen before it counts as asking
+/// again: Claude Code takes a moment to act on a hook's decision or a key (a busy one took
+/// more than [`PROMPT_SETTLE`]), and meanwhile its dialog is no new question. One that does
+/// not close becomes a new prompt (design.md).
 pub const ANSWER_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A `PermissionRequest` waiting for its decision; `reply` is how the decision gets back.
@@ -138,14 +144,30 @@ pub struct Prompts<H> {
     since: Instant,
     open: Vec<Open<H>>,
     typing: Option<Typing>,
-    /// A dialog just answered by keys (its identity) and until when it may take to close.
+    /// A dialog just answered from the phone (its identity) and until when it may take to
+    /// close.
     answered: Option<(String, Instant)>,
+    /// When the program last wrote anything.
+    last_output: Instant,
 }
 
 impl<H> Prompts<H> {
     /// Nothing open, nothing seen.
     pub fn new(hooks_on: bool, now: Instant) -> Self {
-        Self { hooks_on, seen: None, since: now, open: Vec::new(), typing: None, answered: None }
+        Self {
+            hooks_on,
+            seen: None,
+            since: now,
+            open: Vec::new(),
+            typing: None,
+            answered: None,
+            last_output: now,
+        }
+    }
+
+    /// The program wrote something.
+    pub fn output(&mut self, now: Instant) {
+        self.last_output = now;
     }
 
     /// A frame's detection result; the settle clock restarts when it differs.
@@ -177,10 +199,16 @@ impl<H> Prompts<H> {
         self.typing.as_mut()
     }
 
-    /// Starts typing an answer (its first step comes at the next settled screen, or at once
-    /// when `now` is already past the settle time).
+    /// Starts typing an answer. Its first keys wait until the dialog is [`PROMPT_SETTLE`] old
+    /// ([`Prompts::typing_due`]): a card can show sooner, keys into a dialog that young may
+    /// be lost.
     pub fn start_typing(&mut self, typist: Typist, now: Instant) {
         self.typing = Some(Typing { typist, writing: false, typed_at: now - PROMPT_SETTLE });
+    }
+
+    /// The answer being typed may take its next step now.
+    pub fn typing_due(&self, now: Instant) -> bool {
+        self.typing.is_some() && self.deadline(None, now).is_some_and(|t| t <= now)
     }
 
     /// The writer finished the strokes it was given.
@@ -217,8 +245,11 @@ impl<H> Prompts<H> {
         self.open.iter().map(|o| o.id.clone()).collect()
     }
 
+    /// When the detection result counts as settled: [`PROMPT_QUIET`] after the output
+    /// stopped, or [`PROMPT_SETTLE`] after the result last changed, whichever comes first.
     fn settled_at(&self) -> Instant {
-        self.since + PROMPT_SETTLE
+        let quiet = self.since.max(self.last_output) + PROMPT_QUIET;
+        (self.since + PROMPT_SETTLE).min(quiet)
     }
 
     /// Open prompts whose dialog is not the one on screen.
@@ -374,7 +405,7 @@ impl<H> Prompts<H> {
     /// made from the hook, and for a plain yes or no on a card made from the screen. Other
     /// answers on a screen card are typed, because the card shows the screen's labels (its
     /// "don't ask again" is not the hook's suggestion) and only its visible question.
-    pub fn route(&mut self, id: &PromptId, answer: &Answer) -> Route<H> {
+    pub fn route(&mut self, id: &PromptId, answer: &Answer, now: Instant) -> Route<H> {
         let Some(i) = self.open.iter().position(|o| &o.id == id) else {
             return Route::Refuse("not open".into());
         };
@@ -391,6 +422,14 @@ impl<H> Prompts<H> {
                 Ok(decision) => {
                     let mut open = Box::new(self.open.remove(i));
                     let hook = open.hook.take().expect("checked");
+                    // Its dialog stays on screen until Claude Code takes the decision and
+                    // redraws; meanwhile it is no new question.
+                    let on_screen = self.seen.as_ref().filter(|d| hook_kind(d));
+                    self.answered = open
+                        .dialog
+                        .as_ref()
+                        .or(on_screen)
+                        .map(|d| (identity(d), now + ANSWER_CLOSE_TIMEOUT));
                     return Route::Hook { decision, hook, open };
                 }
                 Err(e) if o.source == PromptSource::Hook && o.dialog.is_none() => {
@@ -479,11 +518,22 @@ mod tests {
         panic!("settle never acted")
     }
 
+    /// A program that keeps writing until `to` (a spinner, 2.1.329's blinking dot): never
+    /// quiet, so only [`PROMPT_SETTLE`] settles a dialog.
+    fn keeps_writing(p: &mut Prompts<&'static str>, from: Instant, to: Instant) {
+        let mut t = from;
+        while t <= to {
+            p.output(t);
+            t += 20 * MS;
+        }
+    }
+
     #[test]
     fn a_dialog_opens_a_prompt_once_it_has_been_still_for_the_settle_time() {
         let t0 = Instant::now();
         let mut p: Prompts<&str> = Prompts::new(false, t0);
         assert_eq!(p.deadline(None, t0), None, "nothing on screen: no timer");
+        keeps_writing(&mut p, t0, t0 + 2000 * MS);
         p.observe(Some(bash("ls")), t0);
         // A redraw 100 ms later with the same dialog does not restart the clock.
         p.observe(Some(bash("ls")), t0 + 100 * MS);
@@ -496,6 +546,7 @@ mod tests {
         );
         // Output not yet framed holds the settle back until that frame.
         let mut p: Prompts<&str> = Prompts::new(false, t0);
+        keeps_writing(&mut p, t0, t0 + 2000 * MS);
         p.observe(Some(bash("ls")), t0);
         assert_eq!(p.deadline(Some(t0 + 400 * MS), t0), Some(t0 + 400 * MS));
     }
@@ -504,6 +555,7 @@ mod tests {
     fn with_hooks_a_claude_dialog_waits_for_its_hook_then_becomes_a_screen_prompt() {
         let t0 = Instant::now();
         let mut p: Prompts<&str> = Prompts::new(true, t0);
+        keeps_writing(&mut p, t0, t0 + 3000 * MS);
         p.observe(Some(bash("ls")), t0);
         let (at, s) = run_until_something(&mut p, t0).unwrap();
         assert_eq!(at, t0 + PROMPT_SETTLE + HOOK_GRACE);
@@ -511,6 +563,7 @@ mod tests {
 
         // The hook arrives within the grace: the dialog joins the hook prompt, no second card.
         let mut p: Prompts<&str> = Prompts::new(true, t0);
+        keeps_writing(&mut p, t0, t0 + 3000 * MS);
         assert_eq!(p.joinable(), None, "nothing to join");
         p.track(Open {
             id: id(1),
@@ -537,6 +590,7 @@ mod tests {
     fn a_dialog_that_leaves_the_screen_closes_its_prompt_as_answered_locally() {
         let t0 = Instant::now();
         let mut p: Prompts<&str> = Prompts::new(false, t0);
+        keeps_writing(&mut p, t0, t0 + 3000 * MS);
         p.observe(Some(bash("ls")), t0);
         screen_prompt(&mut p, 1, bash("ls"));
         // The focus moving is the same dialog.
@@ -561,6 +615,47 @@ mod tests {
         let (_, s) = run_until_something(&mut p, t0 + MS * 1000).unwrap();
         assert_eq!(s.gone.len(), 1);
         assert!(s.open.is_some(), "and the new one opens");
+    }
+
+    #[test]
+    fn a_dialog_drawn_and_then_silent_settles_after_the_quiet_time_but_keys_wait() {
+        let t0 = Instant::now();
+        let mut p: Prompts<&str> = Prompts::new(false, t0);
+        p.output(t0);
+        p.observe(Some(bash("ls")), t0);
+        assert_eq!(p.deadline(None, t0), Some(t0 + PROMPT_QUIET));
+        assert!(p.settle(t0 + PROMPT_QUIET).open.is_some());
+        // Output elsewhere on screen (a spinner) keeps it from counting as quiet.
+        let mut p: Prompts<&str> = Prompts::new(false, t0);
+        p.observe(Some(bash("ls")), t0);
+        p.output(t0 + MS * 20);
+        p.output(t0 + MS * 40);
+        assert_eq!(p.deadline(None, t0 + MS * 40), Some(t0 + MS * 70));
+        // An answer for a card shown that early: keys wait until the dialog is old enough.
+        let d = bash("ls");
+        p.start_typing(Typist::new(&d, &Answer::Approve { always: false }).unwrap(), t0 + MS * 80);
+        assert!(!p.typing_due(t0 + MS * 80));
+        assert!(p.typing_due(t0 + PROMPT_SETTLE));
+    }
+
+    #[test]
+    fn a_dialog_answered_through_its_hook_is_no_new_question_while_it_closes() {
+        let t0 = Instant::now();
+        let mut p: Prompts<&str> = Prompts::new(true, t0);
+        p.track(Open {
+            id: id(1),
+            source: PromptSource::Hook,
+            dialog: Some(bash("ls")),
+            hook: Some(request("ls")),
+        });
+        p.observe(Some(bash("ls")), t0);
+        assert!(matches!(
+            p.route(&id(1), &Answer::Approve { always: false }, t0),
+            Route::Hook { .. }
+        ));
+        // Still drawn a while later: no screen card for it.
+        assert_eq!(p.deadline(None, t0 + MS * 500), Some(t0 + ANSWER_CLOSE_TIMEOUT));
+        assert!(p.settle(t0 + HOOK_GRACE * 2).open.is_none());
     }
 
     #[test]
@@ -643,7 +738,7 @@ mod tests {
             hook: Some(request("ls")),
         });
         p.observe(Some(bash("ls")), t0);
-        match p.route(&id(1), &always) {
+        match p.route(&id(1), &always, t0) {
             Route::Hook { decision, .. } => {
                 assert_eq!(decision["hookSpecificOutput"]["decision"]["behavior"], "allow");
             }
@@ -654,9 +749,12 @@ mod tests {
         p.observe(Some(bash("ls")), t0);
         screen_prompt(&mut p, 1, bash("ls"));
         p.join(&id(1), request("ls"));
-        assert!(matches!(p.route(&id(1), &always), Route::Type(_)));
+        assert!(matches!(p.route(&id(1), &always, t0), Route::Type(_)));
         // A plain yes goes to the hook.
-        assert!(matches!(p.route(&id(1), &Answer::Approve { always: false }), Route::Hook { .. }));
+        assert!(matches!(
+            p.route(&id(1), &Answer::Approve { always: false }, t0),
+            Route::Hook { .. }
+        ));
         // A hook card whose dialog was seen and is gone: the keyboard was first, even though
         // the hook still waits.
         let mut p: Prompts<&str> = Prompts::new(true, t0);
@@ -667,11 +765,11 @@ mod tests {
             hook: Some(request("ls")),
         });
         p.observe(None, t0);
-        assert!(matches!(p.route(&id(1), &Answer::Approve { always: false }), Route::Gone));
+        assert!(matches!(p.route(&id(1), &Answer::Approve { always: false }, t0), Route::Gone));
         // A screen card whose dialog is gone: the keyboard was first.
         let mut p: Prompts<&str> = Prompts::new(false, t0);
         screen_prompt(&mut p, 1, bash("ls"));
         p.observe(None, t0);
-        assert!(matches!(p.route(&id(1), &Answer::Approve { always: false }), Route::Gone));
+        assert!(matches!(p.route(&id(1), &Answer::Approve { always: false }, t0), Route::Gone));
     }
 }

@@ -329,6 +329,7 @@ impl Core {
             Output::Eof => return true,
         }
         let now = Instant::now();
+        self.prompts.output(now);
         if self.frame_due.is_none() {
             self.frame_due = Some(now.max(self.last_frame + FRAME_INTERVAL));
         }
@@ -560,7 +561,7 @@ impl Core {
         }
         // Judge by the screen as it is now, not as it was when it last settled.
         self.frame();
-        let dialog = match self.prompts.route(&id, &answer) {
+        let dialog = match self.prompts.route(&id, &answer, Instant::now()) {
             Route::Hook { decision, hook, open } => {
                 if hook.reply.send(decision).is_ok() {
                     self.close(&id, answer.status(), AnsweredBy::Phone);
@@ -569,7 +570,7 @@ impl Core {
                 // The hook call is gone (Claude Code gave up on it): type the answer.
                 warn!(prompt = %id, "the hook is gone; typing the answer instead");
                 self.prompts.track(*open);
-                match self.prompts.route(&id, &answer) {
+                match self.prompts.route(&id, &answer, Instant::now()) {
                     Route::Type(d) => d,
                     other => return self.unanswered(&id, other),
                 }
@@ -582,7 +583,9 @@ impl Core {
                 // Committed: the prompt is settled by the phone now; typing follows.
                 self.close(&id, answer.status(), AnsweredBy::Phone);
                 self.prompts.start_typing(typist, Instant::now());
-                self.step_typist();
+                if self.prompts.typing_due(Instant::now()) {
+                    self.step_typist();
+                }
             }
             Err(e) => warn!(prompt = %id, "cannot type this answer: {e}"),
         }

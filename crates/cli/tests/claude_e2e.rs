@@ -255,8 +255,23 @@ fn bash_answers(s: &mut Session<'_>, hooks: bool, tag: &str) {
     if hooks {
         assert_eq!(s.run.hook_calls(), 1, "Claude Code's hook call waits for cr");
     }
-    s.run.t.write(b"1");
-    s.wait("the command approved at the keyboard to run", || typed.exists());
+    // A person at the keyboard: 2.1.329 drops keys that come within ~0.1 s of its dialog
+    // appearing, so a press that changed nothing is pressed again, as a person would.
+    let until = std::time::Instant::now() + common::claude::CLAUDE_DEADLINE;
+    while !typed.exists() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the keyboard's approve ran nothing\n{}",
+            s.context()
+        );
+        if s.screen().contains("Do you want to proceed?") {
+            s.run.t.write(b"1");
+        }
+        let pressed = std::time::Instant::now();
+        while pressed.elapsed() < std::time::Duration::from_secs(1) && !typed.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
     s.wait("the dialog to leave the screen", || !s.screen().contains("Do you want to proceed?"));
     let (status, body) = s.post(&p, "approve", "{}");
     assert_eq!(status, 409, "{body}");
