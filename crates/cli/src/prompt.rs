@@ -493,6 +493,16 @@ mod tests {
         PromptId::new(format!("p{n}")).unwrap()
     }
 
+    /// Card `n`, made from a hook for `ls`, whose dialog has been seen on screen.
+    fn hook_card_on_screen(p: &mut Prompts<&'static str>, n: u32) {
+        p.track(Open {
+            id: id(n),
+            source: PromptSource::Hook,
+            dialog: Some(bash("ls")),
+            hook: Some(request("ls")),
+        });
+    }
+
     fn screen_prompt(p: &mut Prompts<&'static str>, n: u32, d: Dialog) {
         p.track(Open { id: id(n), source: PromptSource::Screen, dialog: Some(d), hook: None });
     }
@@ -642,12 +652,7 @@ mod tests {
     fn a_dialog_answered_through_its_hook_is_no_new_question_while_it_closes() {
         let t0 = Instant::now();
         let mut p: Prompts<&str> = Prompts::new(true, t0);
-        p.track(Open {
-            id: id(1),
-            source: PromptSource::Hook,
-            dialog: Some(bash("ls")),
-            hook: Some(request("ls")),
-        });
+        hook_card_on_screen(&mut p, 1);
         p.observe(Some(bash("ls")), t0);
         assert!(matches!(
             p.route(&id(1), &Answer::Approve { always: false }, t0),
@@ -731,12 +736,7 @@ mod tests {
         let always = Answer::Approve { always: true };
         // A hook card: always goes to the hook, as the suggestion the card described.
         let mut p: Prompts<&str> = Prompts::new(true, t0);
-        p.track(Open {
-            id: id(1),
-            source: PromptSource::Hook,
-            dialog: Some(bash("ls")),
-            hook: Some(request("ls")),
-        });
+        hook_card_on_screen(&mut p, 1);
         p.observe(Some(bash("ls")), t0);
         match p.route(&id(1), &always, t0) {
             Route::Hook { decision, .. } => {
@@ -758,12 +758,7 @@ mod tests {
         // A hook card whose dialog was seen and is gone: the keyboard was first, even though
         // the hook still waits.
         let mut p: Prompts<&str> = Prompts::new(true, t0);
-        p.track(Open {
-            id: id(1),
-            source: PromptSource::Hook,
-            dialog: Some(bash("ls")),
-            hook: Some(request("ls")),
-        });
+        hook_card_on_screen(&mut p, 1);
         p.observe(None, t0);
         assert!(matches!(p.route(&id(1), &Answer::Approve { always: false }, t0), Route::Gone));
         // A screen card whose dialog is gone: the keyboard was first.
