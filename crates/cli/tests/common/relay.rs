@@ -53,8 +53,7 @@ impl Relay {
             loop {
                 match tokio::net::TcpListener::bind(addr).await {
                     Ok(l) => break l,
-                    Err(e) if Instant::now() < until => {
-                        let _ = e;
+                    Err(_) if Instant::now() < until => {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                     Err(e) => panic!("cannot listen on {addr} again: {e}"),
