@@ -38,8 +38,6 @@ use crate::{
 /// Coalescing of screen updates: the first change after a quiet spell goes at once, then at
 /// most one update per interval while output keeps coming.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(30);
-/// Output silence after which a full-screen frame is compared for rows that scrolled away.
-pub const SHIFT_QUIET: Duration = Duration::from_millis(50);
 /// After the child exits, how long to wait for its last output before ending.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long the `ended` event may take to reach the relay before `cr` exits anyway.
@@ -169,7 +167,6 @@ impl Session {
             need_snapshot: true,
             frame_due: None,
             last_frame: Instant::now() - FRAME_INTERVAL,
-            quiet_due: None,
             flush_due: None,
             was_alternate: false,
             prompts: Prompts::new(self.hooks.is_some(), Instant::now()),
@@ -250,7 +247,6 @@ struct Core {
     need_snapshot: bool,
     frame_due: Option<Instant>,
     last_frame: Instant,
-    quiet_due: Option<Instant>,
     flush_due: Option<Instant>,
     was_alternate: bool,
     prompts: Prompts<HookReply>,
@@ -281,7 +277,7 @@ impl Core {
                 },
                 // The child exited: collect its last output, then end.
                 code = &mut exit => break code.ok().flatten(),
-                // Timers: frame, settle, quiet, flush retry.
+                // Timers: frame, settle, flush retry.
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => self.on_timer(),
                 // Claude Code hooks.
                 Some(call) = recv(&mut hooks) => self.on_hook(call),
@@ -310,7 +306,7 @@ impl Core {
 
     fn deadline(&self) -> Option<Instant> {
         let settle = self.prompts.deadline(self.frame_due, Instant::now());
-        [self.frame_due, self.quiet_due, self.flush_due, settle].into_iter().flatten().min()
+        [self.frame_due, self.flush_due, settle].into_iter().flatten().min()
     }
 
     fn on_output(&mut self, out: Output) -> bool {
@@ -333,7 +329,6 @@ impl Core {
         if self.frame_due.is_none() {
             self.frame_due = Some(now.max(self.last_frame + FRAME_INTERVAL));
         }
-        self.quiet_due = Some(now + SHIFT_QUIET);
         false
     }
 
@@ -341,15 +336,6 @@ impl Core {
         let now = Instant::now();
         if self.frame_due.is_some_and(|t| t <= now) {
             self.frame();
-        }
-        if self.quiet_due.is_some_and(|t| t <= now) {
-            self.quiet_due = None;
-            if self.screen.alternate() {
-                let rows = self.screen.snapshot().lines.iter().map(cr_proto::Row::text).collect();
-                for line in self.shift.observe(rows) {
-                    self.push(Event::Line { at: crate::now(), line });
-                }
-            }
         }
         if self.flush_due.is_some_and(|t| t <= now) {
             self.flush_due = None;
@@ -372,6 +358,16 @@ impl Core {
         }
         for line in self.screen.take_scrolled() {
             self.push(Event::Line { at: now(), line });
+        }
+        // Full-screen programs scroll their own view: compare every frame (at most one per
+        // FRAME_INTERVAL) with the last, so a shift is seen while its rows still overlap.
+        // Waiting for output to pause instead missed whole screens of a streamed reply, since
+        // Claude Code animates its spinner all the while.
+        if snapshot.alternate {
+            for line in self.shift.observe(snapshot.lines.iter().map(cr_proto::Row::text).collect())
+            {
+                self.push(Event::Line { at: now(), line });
+            }
         }
         self.prompts.observe(detect(&snapshot), Instant::now());
         self.send_screen(snapshot);
