@@ -19,9 +19,10 @@ install:
     cargo install --locked --path crates/cli
     cargo install --locked --path crates/server
 
-# Run every test: unit, relay integration, PTY, real-claude end to end, and the page in Chromium
+# Run every test: unit, relay integration, PTY, real-claude end to end, the mock API, and the page in Chromium
 test:
     cargo test --workspace --locked
+    node --test tests/claude/
     {{just_executable()}} test-browser
 
 # Browser tests of the phone page: the real relay and cr, driven in headless Debian Chromium

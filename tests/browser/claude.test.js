@@ -1,7 +1,7 @@
 //! The real `claude` (against the mock Messages API) under `cr`: its permission dialogs become cards the phone answers.
 //
-// Needs a Claude Code installed by tests/claude/install.sh; without one the test is skipped
-// and says how to install it.
+// Needs a Claude Code installed by tests/claude/install.sh (CI's .ci/run does) and node: without
+// them the tests fail and say what to install, unless CR_SKIP_CLAUDE=1 asks to skip them.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +24,13 @@ const CLAUDE_WAIT_MS = 90_000;
 
 const missing = !fs.existsSync(CLAUDE) ? `no Claude Code ${VERSION} at ${CLAUDE} (run tests/claude/install.sh ${VERSION})`
   : !fs.existsSync(MOCK) ? `no mock API at ${MOCK}` : null;
+/** Skipped only on request; a missing Claude Code is otherwise a failure, never a quiet pass. */
+const skip = missing && process.env.CR_SKIP_CLAUDE === '1' ? `CR_SKIP_CLAUDE=1: ${missing}` : false;
+
+/** Fails the test when what it needs is missing (and skipping was not asked for). */
+function requireClaude() {
+  if (missing) assert.fail(`${missing}; set CR_SKIP_CLAUDE=1 to skip on purpose`);
+}
 
 let relay;
 let browser;
@@ -44,7 +51,7 @@ async function startMock() {
 }
 
 before(async () => {
-  if (missing) return;
+  if (missing) return; // each test fails (or is skipped) on its own
   relay = await Relay.start();
   config = await relay.pairDevice('claude-box');
   browser = await launchBrowser();
@@ -106,7 +113,8 @@ async function say(ws, text) {
   await ws.keys('Enter');
 }
 
-test('real claude: a Bash permission becomes a card; Approve runs it, Reject with a message tells Claude', { skip: missing || false, timeout: 600_000 }, async () => {
+test('real claude: a Bash permission becomes a card; Approve runs it, Reject with a message tells Claude', { skip, timeout: 600_000 }, async () => {
+  requireClaude();
   const { ws, project } = await startClaude('real-claude');
   const page = await newPage(browser, relay);
   await login(page, relay);
@@ -139,7 +147,8 @@ test('real claude: a Bash permission becomes a card; Approve runs it, Reject wit
   assert.deepEqual(page.problems, []);
 });
 
-test('real claude: an AskUserQuestion becomes a card with the choices', { skip: missing || false, timeout: 600_000 }, async () => {
+test('real claude: an AskUserQuestion becomes a card with the choices', { skip, timeout: 600_000 }, async () => {
+  requireClaude();
   const { ws } = await startClaude('real-claude-asks');
   const page = await newPage(browser, relay);
   await login(page, relay);

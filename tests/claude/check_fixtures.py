@@ -2,7 +2,7 @@
 checks that it reproduces the `.txt`; also checks each `.json` against its screen (every
 option label is on it, exactly one option is focused) and the size budget of the `.raw`.
 
-    python3 tests/claude/check_fixtures.py      (the vt100 replay is tests/claude/replay/)
+    python3 tests/claude/check_fixtures.py      (the vt100 replay is cr's test: cargo test -p cr --test claude_fixtures)
 
 Ends with the plain `N passed, N failed` line; exits 1 on any failure.
 """

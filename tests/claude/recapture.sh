@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-captures every Claude Code fixture from scratch (about 1.5 h on 2 cores) and checks them:
 # installs the versions, captures the screens and verifies the keys, captures the hook payloads
-# and http answers, then replays every .raw through pyte and through vt100.
+# and http answers, then replays every .raw through pyte, and through vt100 with cr's own
+# fixture test (detection and keys included).
 # Extra arguments go to capture.py and hooks.py (e.g. --version 2.1.329).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -10,4 +11,4 @@ python3 -c 'import pyte' 2>/dev/null || python3 -m pip install --quiet pyte==0.8
 python3 "$here/capture.py" "$@"
 python3 "$here/hooks.py" "$@"
 python3 "$here/check_fixtures.py"
-cargo run --quiet --manifest-path "$here/replay/Cargo.toml"
+cargo test --quiet --manifest-path "$here/../../Cargo.toml" -p cr --test claude_fixtures

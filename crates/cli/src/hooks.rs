@@ -110,30 +110,40 @@ pub fn claude_args(
     Ok(out)
 }
 
-/// The part of a hook payload `cr` reads.
+/// The part of a hook payload `cr` reads. Claude Code sends `null` for some absent fields
+/// (`permission_suggestions` of an AskUserQuestion or ExitPlanMode, and of any request in
+/// 2.0.76 that has none): those read as empty.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct HookPayload {
     /// `PermissionRequest`, `PostToolUse`, …
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub hook_event_name: String,
     /// Claude Code's session id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub session_id: String,
     /// The tool asked about.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub tool_name: String,
     /// Its input.
     #[serde(default)]
     pub tool_input: Value,
     /// "Don't ask again" rules Claude Code offers (PermissionRequest).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub permission_suggestions: Vec<Value>,
     /// Notification text.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub message: String,
     /// Notification kind.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub notification_type: String,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -155,34 +165,75 @@ fn diff(old: &str, new: &str) -> String {
     out
 }
 
-/// A short description of the "don't ask again" suggestions, for the option label.
-fn describe_suggestions(suggestions: &[Value]) -> String {
+/// Where a permission update is kept, as the card says it.
+fn scope(destination: &str) -> &'static str {
+    match destination {
+        "session" => "during this session",
+        "localSettings" | "projectSettings" => "in this project",
+        "userSettings" => "in all your projects",
+        _ => "for this run",
+    }
+}
+
+fn mode_name(mode: &str) -> String {
+    match mode {
+        "acceptEdits" => "accept edits".into(),
+        "bypassPermissions" => "bypass permissions".into(),
+        "auto" => "auto mode".into(),
+        "plan" => "plan mode".into(),
+        "default" => "ask each time".into(),
+        other => other.into(),
+    }
+}
+
+/// What approving with `permission_suggestions` really does, for the card's Always option.
+///
+/// This is what the hook's answer applies, and it is not always what Claude Code's own dialog
+/// offers: for `python3 -c "print(42)"` the dialog says `don't ask again for: python3 *`, but
+/// the suggestion (and so the rule written) is `Bash(python3 -c "print(42)")`
+/// (tests/claude/README.md). The card describes the suggestion.
+pub fn describe_suggestions(suggestions: &[Value]) -> String {
     let mut parts = Vec::new();
     for s in suggestions {
+        let where_ = scope(str_field(s, "destination"));
         match str_field(s, "type") {
             "addRules" | "replaceRules" => {
-                for r in s.get("rules").and_then(Value::as_array).into_iter().flatten() {
-                    let rule = str_field(r, "ruleContent");
-                    parts.push(if rule.is_empty() {
-                        str_field(r, "toolName").to_owned()
-                    } else {
-                        rule.to_owned()
-                    });
+                let rules: Vec<String> = s
+                    .get("rules")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|r| match (str_field(r, "toolName"), str_field(r, "ruleContent")) {
+                        (tool, "") => tool.to_owned(),
+                        (tool, content) => format!("{tool}({content})"),
+                    })
+                    .collect();
+                if !rules.is_empty() {
+                    parts.push(format!("don't ask again for {} {where_}", rules.join(", ")));
                 }
             }
             "addDirectories" => {
-                for d in s.get("directories").and_then(Value::as_array).into_iter().flatten() {
-                    parts.push(format!("access to {}", d.as_str().unwrap_or("?")));
+                let dirs: Vec<&str> = s
+                    .get("directories")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                if !dirs.is_empty() {
+                    parts.push(format!("allow access to {} {where_}", dirs.join(", ")));
                 }
             }
-            "setMode" => parts.push(format!("{} mode", str_field(s, "mode"))),
+            "setMode" => {
+                parts.push(format!("switch to {} {where_}", mode_name(str_field(s, "mode"))))
+            }
             _ => {}
         }
     }
     if parts.is_empty() {
         "Yes, and don't ask again".into()
     } else {
-        format!("Yes, and don't ask again for: {}", parts.join(", "))
+        format!("Yes, and {}", parts.join("; "))
     }
 }
 
@@ -322,45 +373,65 @@ fn set_mode(mode: &str) -> Value {
     json!([{ "type": "setMode", "mode": mode, "destination": "session" }])
 }
 
-/// The hook's reply for an answer from the phone.
+/// The message sent with a plain rejection: Claude Code shows it in its transcript, so the
+/// person at the workstation sees where the "no" came from.
+pub const REJECTED_MESSAGE: &str = "Rejected from the phone (claude-remote)";
+
+/// The hook's reply for an answer from the phone (shapes as verified live in
+/// `tests/fixtures/claude/*/hooks/http-answers.json`).
+///
+/// - approve: `allow`; always: `allow` + the request's `permission_suggestions` as
+///   `updatedPermissions` (what [`describe_suggestions`] put on the card);
+/// - reject with a message: `deny` + the message; Claude's turn goes on with it, as after
+///   Tab + text in the dialog;
+/// - plain reject: `deny` + `interrupt`, which stops the turn like the dialog's own "No";
+/// - AskUserQuestion: `allow` + `updatedInput` with the original `questions` and `answers`;
+/// - ExitPlanMode: `allow` + `setMode`, and `updatedInput` echoing `tool_input` (2.1.329
+///   ignores an `allow` without it and leaves its dialog open).
 pub fn decision(p: &HookPayload, answer: &Answer) -> Result<Value, String> {
     let plan = p.tool_name == "ExitPlanMode";
-    let deny = |message: Option<&String>| {
-        let mut d = json!({ "behavior": "deny" });
-        if let Some(m) = message.filter(|m| !m.trim().is_empty()) {
-            d["message"] = json!(m);
-        }
-        output(d)
+    let approve_plan = |mode: &str| {
+        output(json!({
+            "behavior": "allow",
+            "updatedInput": p.tool_input,
+            "updatedPermissions": set_mode(mode),
+        }))
     };
-    Ok(match answer {
-        Answer::Reject { message } => deny(message.as_ref()),
-        Answer::Option { option } if option == OPTION_REJECT => deny(None),
-        Answer::Approve { always: false } if plan => {
-            output(json!({ "behavior": "allow", "updatedPermissions": set_mode("default") }))
+    let always =
+        || output(json!({ "behavior": "allow", "updatedPermissions": p.permission_suggestions }));
+    let reject = |message: Option<&String>| match message.filter(|m| !m.trim().is_empty()) {
+        Some(m) => output(json!({ "behavior": "deny", "message": m })),
+        None => {
+            output(json!({ "behavior": "deny", "message": REJECTED_MESSAGE, "interrupt": true }))
         }
-        Answer::Option { option } if plan && option == OPTION_APPROVE => {
-            output(json!({ "behavior": "allow", "updatedPermissions": set_mode("default") }))
+    };
+    let option = match answer {
+        Answer::Option { option } => Some(option.as_str()),
+        _ => None,
+    };
+    Ok(match (answer, option) {
+        (Answer::Reject { message }, _) => reject(message.as_ref()),
+        (_, Some(OPTION_REJECT)) => reject(None),
+        (Answer::Approve { always: false }, _) | (_, Some(OPTION_APPROVE)) if plan => {
+            approve_plan("default")
         }
-        Answer::Option { option } if plan && option == OPTION_PLAN_AUTO => {
-            output(json!({ "behavior": "allow", "updatedPermissions": set_mode("acceptEdits") }))
+        (_, Some(OPTION_PLAN_AUTO)) if plan => approve_plan("acceptEdits"),
+        (Answer::Approve { always: true }, _) | (_, Some(OPTION_ALWAYS)) if !plan => {
+            if p.permission_suggestions.is_empty() {
+                return Err("this request offers no \"don't ask again\" rule".into());
+            }
+            always()
         }
-        Answer::Approve { always: true } => {
-            output(json!({ "behavior": "allow", "updatedPermissions": p.permission_suggestions }))
-        }
-        Answer::Option { option } if option == OPTION_ALWAYS => {
-            output(json!({ "behavior": "allow", "updatedPermissions": p.permission_suggestions }))
-        }
-        Answer::Approve { always: false } => output(json!({ "behavior": "allow" })),
-        Answer::Option { option } if option == OPTION_APPROVE => {
+        (Answer::Approve { always: false }, _) | (_, Some(OPTION_APPROVE)) => {
             output(json!({ "behavior": "allow" }))
         }
-        Answer::Questions { answers } => {
+        (Answer::Questions { answers }, _) => {
             let questions = p.tool_input.get("questions").cloned().unwrap_or_else(|| json!([]));
             output(
                 json!({ "behavior": "allow", "updatedInput": { "questions": questions, "answers": answers } }),
             )
         }
-        Answer::Option { option } => return Err(format!("option {option:?} has no hook decision")),
+        (_, option) => return Err(format!("{option:?} has no hook decision")),
     })
 }
 
@@ -404,7 +475,7 @@ mod tests {
             opts,
             [
                 ("approve", "Yes"),
-                ("always", "Yes, and don't ask again for: npm install *"),
+                ("always", "Yes, and don't ask again for Bash(npm install *) in this project"),
                 ("reject", "No")
             ]
         );
@@ -433,8 +504,14 @@ mod tests {
             json!({"behavior": "deny", "message": "use yarn"})
         );
         let d = decision(&req, &Answer::Reject { message: None }).unwrap();
-        assert_eq!(d["hookSpecificOutput"]["decision"], json!({"behavior": "deny"}));
+        assert_eq!(
+            d["hookSpecificOutput"]["decision"],
+            json!({"behavior": "deny", "message": REJECTED_MESSAGE, "interrupt": true})
+        );
         assert!(decision(&req, &Answer::Option { option: "7".into() }).is_err());
+        let mut plain = req.clone();
+        plain.permission_suggestions.clear();
+        assert!(decision(&plain, &Answer::Approve { always: true }).is_err(), "nothing to keep");
     }
 
     #[test]

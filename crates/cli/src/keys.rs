@@ -119,7 +119,8 @@ enum Goal {
     Cancel,
     /// Type `y`/`yes` or `n`/`no`, then Enter.
     Word(String),
-    /// Toggle these labels of a multi-select question, then go on with Tab.
+    /// Toggle these labels of a multi-select question, then go on with Right (the key the
+    /// lab verified; the footer also offers Tab).
     Toggle(Vec<String>),
 }
 
@@ -154,6 +155,9 @@ pub enum Action {
     /// Nothing was typed because the screen no longer shows what the answer was for.
     Failed(String),
 }
+
+/// What a "no" option says when the next thing typed goes to Claude as the user's word.
+const TELL_CLAUDE: &str = "tell Claude what to do differently";
 
 /// Upper bound on arrow presses per option of the dialog before giving up.
 const MAX_PRESSES_PER_OPTION: usize = 2;
@@ -190,6 +194,12 @@ impl Typist {
                     Some(m) if no.input => Goal::PickThenText(no.label.clone(), one_line(m)),
                     Some(m) if dialog.amendable() => {
                         Goal::AmendThenText(no.label.clone(), one_line(m))
+                    }
+                    // `No, and tell Claude what to do differently (esc)` (WebFetch, 2.0.76 MCP
+                    // tools): it interrupts the turn and Claude Code asks "What should Claude
+                    // do instead?" in its input box, which is where the message goes.
+                    Some(m) if normalize(&no.label).contains(TELL_CLAUDE) => {
+                        Goal::PickThenText(no.label.clone(), one_line(m))
                     }
                     _ if no.input => Goal::Cancel,
                     _ => Goal::Pick(no.label.clone()),
@@ -294,7 +304,7 @@ impl Typist {
                         None => return Action::Failed(format!("option {l:?} is not on screen")),
                     }
                 }
-                strokes.push(Stroke::Key(Key::Tab));
+                strokes.push(Stroke::Key(Key::Right));
                 Action::Type(strokes)
             }
         }
@@ -421,5 +431,37 @@ mod tests {
             assert!(presses < 20);
         }
         assert_eq!(presses, d.options.len() * MAX_PRESSES_PER_OPTION + 1);
+    }
+
+    const FETCH_112: &str = "\
+────────────────────────────────────────────────────────────────────────────────────────────────────
+ Fetch
+
+   https://example.com/page
+   Claude wants to fetch content from example.com
+
+ Do you want to allow Claude to fetch this content?
+ ❯ 1. Yes
+   2. Yes, and don't ask again for example.com
+   3. No, and tell Claude what to do differently (esc)
+";
+
+    #[test]
+    fn a_message_for_a_dialog_without_tab_goes_to_the_prompt_after_no() {
+        let s = screen(FETCH_112);
+        let d = detect(&s).expect("a footerless dialog");
+        assert!(!d.amendable(), "no `Tab to amend` in its footer");
+        let answer = Answer::Reject { message: Some("use\ncurl".into()) };
+        let mut t = Typist::new(&d, &answer).unwrap();
+        assert_eq!(t.step(&s), Action::Type(vec![Stroke::Text("3".into())]));
+        let asked = screen("⎿  Interrupted · What should Claude do instead?\n\n> \n");
+        assert_eq!(
+            t.step(&asked),
+            Action::Type(vec![Stroke::Text("use curl".into()), Stroke::Key(Key::Enter)])
+        );
+        assert_eq!(t.step(&asked), Action::Done { closed: true });
+        // A plain no is the digit alone.
+        let mut t = Typist::new(&d, &Answer::Reject { message: None }).unwrap();
+        assert_eq!(t.step(&s), Action::Type(vec![Stroke::Text("3".into())]));
     }
 }

@@ -8,6 +8,7 @@
 //! - [`pty`]: the child in a PTY; the reader thread mirrors output to the terminal first.
 //! - [`screen`]: the `vt100` emulator, snapshots and diffs, transcript lines.
 //! - [`detect`]: settled screen → the question it asks (pure).
+//! - [`prompt`]: open prompts against the settled screen: open, join, close, answer (pure).
 //! - [`hooks`]: Claude Code hook settings, hook prompts, decision JSON (pure).
 //! - [`uplink`]: the numbered, acknowledged, bounded event queue (pure).
 //! - [`link`]: the WebSocket to the relay: handshake, MAC'd frames, heartbeats, backoff.
@@ -31,6 +32,7 @@ pub mod hookserver;
 pub mod keys;
 pub mod link;
 pub mod net;
+pub mod prompt;
 pub mod pty;
 pub mod screen;
 pub mod session;

@@ -158,10 +158,26 @@ async fn run(config_path: &std::path::Path, args: RunArgs) -> Result<ExitCode> {
     // The PTY reader and the stdin pump run already; the session's work on this thread comes
     // after them from here on.
     cr::pty::lower_thread_priority();
+    #[cfg(debug_assertions)]
+    panic_for_tests();
     let code = session.run(resize_rx, sig_rx).await;
     drop(guard);
     let _ = std::io::stdout().flush();
     Ok(ExitCode::from(code.map_or(1, |c| c.clamp(0, 255) as u8)))
+}
+
+/// Test hook, debug builds only: `CR_DEBUG_PANIC=1` panics a thread of its own shortly after
+/// the terminal went raw, so the tests can see the panic path restore the terminal.
+#[cfg(debug_assertions)]
+fn panic_for_tests() {
+    /// Long enough for the child to be running and the test to have seen raw mode.
+    const PANIC_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+    if std::env::var_os("CR_DEBUG_PANIC").is_some() {
+        std::thread::spawn(|| {
+            std::thread::sleep(PANIC_DELAY);
+            panic!("CR_DEBUG_PANIC: a panic on a thread of cr's");
+        });
+    }
 }
 
 /// SIGWINCH becomes a resize; SIGTERM, SIGHUP and SIGINT go to the child, whose exit ends

@@ -269,37 +269,59 @@ fn row(s: &vt100::Screen, r: u16, cols: u16) -> Row {
 ///
 /// A scroll region shifted up by `k` rows shows, in the new frame, rows of the old frame `k`
 /// rows higher. The old rows above the matched run left the view and become transcript lines.
-/// A shift down (the user scrolled back) is remembered as debt, so scrolling forward again over
-/// the same rows emits nothing twice.
+/// Rows come back into view when the view moves down (the user scrolled back; Claude Code
+/// 2.1.329 re-anchors its view when a dialog closes) and leave again later: a row that leaves
+/// is not emitted again if it continues what was emitted last, so no row is sent twice for
+/// being redrawn.
 #[derive(Debug, Default)]
 pub struct ShiftTracker {
     prev: Vec<String>,
-    debt: usize,
+    /// The latest rows emitted, oldest first (at most [`RECENT_ROWS`]).
+    recent: std::collections::VecDeque<String>,
 }
+
+/// Emitted rows remembered for recognising rows that scroll out of view a second time: a few
+/// screens' worth (a row can only come back while it is near the top of the view).
+const RECENT_ROWS: usize = 256;
+/// How far back among the emitted rows a row that left again may be found when it is not the
+/// very latest: about two screens.
+const RETURN_WINDOW_ROWS: usize = 64;
 
 fn strong(line: &str) -> bool {
     line.chars().any(char::is_alphanumeric)
 }
 
-/// The longest run of `new[i] == old[i + k]` over strong rows: (start in new, length).
-fn best_run(old: &[String], new: &[String], k: usize) -> (usize, usize) {
-    let mut best = (0, 0);
-    let mut start = 0;
-    let mut len = 0;
-    let mut strong_rows = 0;
+/// A run of `new[i] == old[i + k]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Run {
+    /// Rows of text in it: what makes a match believable.
+    strong: usize,
+    /// Rows in it, blank ones included.
+    len: usize,
+    /// Where it starts in `new`.
+    start: usize,
+}
+
+/// The best run of `new[i] == old[i + k]`. Blank rows continue a run (Claude Code separates its
+/// entries with them) but only rows of text make it count: the run with the most of those
+/// wins, and it needs [`MIN_SHIFT_MATCH`] of them.
+fn best_run(old: &[String], new: &[String], k: usize) -> Option<Run> {
+    let mut best: Option<Run> = None;
+    let mut run = Run::default();
     for i in 0..new.len().saturating_sub(k).min(old.len().saturating_sub(k)) {
-        if new[i] == old[i + k] && !new[i].trim().is_empty() {
-            if len == 0 {
-                start = i;
-                strong_rows = 0;
+        if new[i] == old[i + k] {
+            if run.len == 0 {
+                run = Run { strong: 0, len: 0, start: i };
             }
-            len += 1;
-            strong_rows += usize::from(strong(&new[i]));
-            if strong_rows >= MIN_SHIFT_MATCH && len > best.1 {
-                best = (start, len);
+            run.len += 1;
+            run.strong += usize::from(strong(&new[i]));
+            if run.strong >= MIN_SHIFT_MATCH
+                && best.is_none_or(|b| (run.strong, run.len) > (b.strong, b.len))
+            {
+                best = Some(run);
             }
         } else {
-            len = 0;
+            run.len = 0;
         }
     }
     best
@@ -309,7 +331,6 @@ impl ShiftTracker {
     /// Forgets the previous frame (the program left or entered the alternate screen).
     pub fn reset(&mut self) {
         self.prev.clear();
-        self.debt = 0;
     }
 
     /// Takes a settled frame's rows; returns the rows that left the top since the last one.
@@ -319,30 +340,58 @@ impl ShiftTracker {
         if old.len() != new.len() || old == *new {
             return Vec::new();
         }
-        let mut up = (0, 0, 0); // (k, start, len)
-        let mut down = (0, 0); // (k, len)
+        let mut up: Option<(usize, Run)> = None;
+        let mut down: Option<Run> = None;
+        let key = |r: &Run| (r.strong, r.len);
         for k in 1..new.len() {
-            let (start, len) = best_run(&old, new, k);
-            if len > up.2 {
-                up = (k, start, len);
+            if let Some(run) = best_run(&old, new, k)
+                && up.is_none_or(|(_, b)| key(&run) > key(&b))
+            {
+                up = Some((k, run));
             }
-            let (_, len) = best_run(new, &old, k);
-            if len > down.1 {
-                down = (k, len);
+            if let Some(run) = best_run(new, &old, k)
+                && down.is_none_or(|b| key(&run) > key(&b))
+            {
+                down = Some(run);
             }
         }
-        if down.1 > up.2 {
-            self.debt += down.0;
-            return Vec::new();
-        }
-        let (k, start, len) = up;
-        if len == 0 {
-            return Vec::new();
+        let Some((k, run)) = up else { return Vec::new() };
+        if down.is_some_and(|d| key(&d) > key(&run)) {
+            return Vec::new(); // the view moved down: rows came back, none left
         }
         // Old rows start..start+k sat above the run and are gone from view.
-        let paid = self.debt.min(k);
-        self.debt -= paid;
-        old[start + paid..start + k].iter().filter(|l| !l.trim().is_empty()).cloned().collect()
+        let left: Vec<String> = old[run.start..run.start + k]
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .cloned()
+            .collect();
+        let again = self.already_emitted(&left);
+        let out = left[again..].to_vec();
+        for row in &out {
+            if self.recent.len() == RECENT_ROWS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(row.clone());
+        }
+        out
+    }
+
+    /// How many of the first `left` rows were emitted before, in this order, among the latest
+    /// rows emitted: they came back into view and left again.
+    fn already_emitted(&self, left: &[String]) -> usize {
+        let recent: Vec<&String> = self.recent.iter().collect();
+        let mut best = 0;
+        for from in 0..recent.len() {
+            let n = left.iter().zip(&recent[from..]).take_while(|(a, b)| a == *b).count();
+            // Rows that came back are the last ones that had left: a match reaches the end of
+            // what was emitted, or is all of `left` and among the last few screens' rows.
+            let tail = from + n == recent.len();
+            let whole = n == left.len() && from + n + RETURN_WINDOW_ROWS >= recent.len();
+            if (tail || whole) && n > best {
+                best = n;
+            }
+        }
+        best
     }
 }
 
@@ -424,5 +473,41 @@ mod tests {
         assert_eq!(out, ["a3"]);
         // An unrelated screen (a new dialog) is no shift.
         assert!(t.observe(frame(&["x", "y", "z", "w", "v", "u", "t"])).is_empty());
+    }
+
+    #[test]
+    fn shift_tracker_reads_blank_separated_entries_and_views_that_move_back() {
+        // Claude Code 2.1.329's alternate screen: entries separated by blank rows over an
+        // input box that grows when a dialog opens and shrinks when it closes.
+        let entries = |from: usize, to: usize| -> Vec<String> {
+            (from..to).flat_map(|i| [format!("● entry {i} line"), String::new()]).collect()
+        };
+        let frame = |body: Vec<String>, bottom: &[&str]| -> Vec<String> {
+            let mut rows = body;
+            rows.extend(bottom.iter().map(|s| (*s).to_owned()));
+            assert_eq!(rows.len(), 12);
+            rows
+        };
+        let input = ["────", "❯", "────", "  ? for shortcuts"];
+        let dialog = ["────", " Bash command", " ❯ 1. Yes", "   2. No", " Esc to cancel", "", ""];
+        let mut t = ShiftTracker::default();
+        assert!(t.observe(frame(entries(1, 5), &input)).is_empty());
+        // A dialog opens: the view moves up 3 rows; entry 1 and the top of entry 2 left.
+        let mut up = entries(1, 5)[3..].to_vec();
+        up.truncate(5);
+        assert_eq!(t.observe(frame(up, &dialog)), ["● entry 1 line", "● entry 2 line"]);
+        // It closes: the view moves back down; nothing left.
+        assert!(t.observe(frame(entries(1, 5), &input)).is_empty());
+        // A jump past a whole screen has no rows in common to line up: nothing can be said.
+        assert_eq!(t.observe(frame(entries(5, 9), &input)), Vec::<String>::new(), "no overlap");
+        let mut t = ShiftTracker::default();
+        t.observe(frame(entries(1, 5), &input));
+        let mut up = entries(1, 5)[3..].to_vec();
+        up.truncate(5);
+        t.observe(frame(up, &dialog));
+        t.observe(frame(entries(1, 5), &input));
+        // New entries push entries 1 and 2 out again: not emitted twice.
+        assert!(t.observe(frame(entries(3, 7), &input)).is_empty(), "entries 1 and 2 left before");
+        assert_eq!(t.observe(frame(entries(5, 9), &input)), ["● entry 3 line", "● entry 4 line"]);
     }
 }

@@ -16,19 +16,20 @@ use tokio::{
 use tracing::{debug, info, warn};
 
 use cr_proto::{
-    Answer, AnsweredBy, Downlink, Event, Input, Prompt, PromptId, PromptKind, PromptSource,
-    PromptStatus, Screen, ScreenUpdate, SessionId, SessionMeta, Uplink,
+    Answer, AnsweredBy, Downlink, Event, Input, Prompt, PromptId, PromptSource, PromptStatus,
+    Screen, ScreenUpdate, SessionId, SessionMeta, Uplink,
 };
 
 use crate::{
     config::Credentials,
-    detect::{Dialog, detect, normalize},
+    detect::detect,
     downlink::{Ledger, Verdict},
-    hooks::{self, HookPayload},
+    hooks,
     hookserver::{self, HookCall},
     keys::{self, Action, Modes, Stroke, Typist},
     link::{self, LinkEvent, LinkHandle, Outbound},
     now,
+    prompt::{Hook, Open, Prompts, Route},
     pty::{Output, OutputRx, Pty, PtyInput, Spawn},
     screen::{ShiftTracker, VirtualScreen},
     uplink::Uplink as Queue,
@@ -37,22 +38,6 @@ use crate::{
 /// Coalescing of screen updates: the first change after a quiet spell goes at once, then at
 /// most one update per interval while output keeps coming.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(30);
-/// A question counts once the dialog has looked the same for this long (Claude Code redraws
-/// a dialog several times while it opens; answering half-drawn dialogs is hazard 4). Keys of
-/// an answer are never typed into a dialog younger than this.
-pub const PROMPT_SETTLE: Duration = Duration::from_millis(300);
-/// A question also counts once the program has been silent this long with the dialog on
-/// screen: a program that stopped writing has finished drawing, so the phone need not wait
-/// out [`PROMPT_SETTLE`] (which still applies when other output keeps flowing).
-pub const PROMPT_QUIET: Duration = Duration::from_millis(30);
-/// With hooks on, how long a settled Claude Code permission dialog waits for its
-/// `PermissionRequest` before it becomes a screen prompt instead (auto mode asks some
-/// questions without the hook).
-pub const HOOK_GRACE: Duration = Duration::from_millis(1500);
-/// Output silence after which a full-screen frame is compared for rows that scrolled away.
-pub const SHIFT_QUIET: Duration = Duration::from_millis(50);
-/// Longest wait for the screen to settle between keystrokes of an answer.
-pub const TYPIST_TIMEOUT: Duration = Duration::from_secs(5);
 /// After the child exits, how long to wait for its last output before ending.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long the `ended` event may take to reach the relay before `cr` exits anyway.
@@ -84,33 +69,6 @@ pub fn is_claude(argv: &[String]) -> bool {
     argv.first().and_then(|p| std::path::Path::new(p).file_name()).is_some_and(|n| n == "claude")
 }
 
-/// A prompt this session opened and has not settled.
-#[derive(Debug)]
-struct Open {
-    id: PromptId,
-    /// The dialog on screen it stands for, once seen.
-    dialog: Option<Dialog>,
-    /// The waiting `PermissionRequest`, if the prompt came from (or was joined by) a hook.
-    hook: Option<(HookPayload, oneshot::Sender<Value>)>,
-}
-
-/// An answer being typed into a dialog.
-#[derive(Debug)]
-struct Typing {
-    typist: Typist,
-    /// Strokes handed to the writer and not yet reported done.
-    writing: bool,
-    /// When the last strokes finished.
-    typed_at: Instant,
-}
-
-/// The detection result of recent frames and since when it has not changed.
-#[derive(Debug)]
-struct Seen {
-    dialog: Option<Dialog>,
-    since: Instant,
-}
-
 /// A started session.
 pub struct Session {
     config: SessionConfig,
@@ -129,19 +87,6 @@ impl std::fmt::Debug for Session {
             .field("pty", &self.pty)
             .finish_non_exhaustive()
     }
-}
-
-/// Identity of a dialog across frames: kind, labels, and the end of the body (the top of a
-/// long body scrolls away on a short terminal, and resizes re-wrap it).
-fn fingerprint(d: &Dialog) -> String {
-    let body = normalize(&d.body);
-    let tail: String = body.chars().skip(body.chars().count().saturating_sub(80)).collect();
-    let labels: Vec<&str> = d.options.iter().map(|o| o.label.as_str()).collect();
-    format!("{:?}|{}|{tail}", d.kind, labels.join("|"))
-}
-
-fn claude_kind(d: &Dialog) -> bool {
-    matches!(d.kind, PromptKind::Tool | PromptKind::Plan | PromptKind::Question)
 }
 
 impl Session {
@@ -211,7 +156,6 @@ impl Session {
         let writer = spawn_writer(self.pty.input(), typed_tx);
         let mut core = Core {
             session_id: self.id.clone(),
-            hooks_on: self.hooks.is_some(),
             pty: self.pty,
             screen: VirtualScreen::new(rows, cols),
             shift: ShiftTracker::default(),
@@ -223,14 +167,9 @@ impl Session {
             need_snapshot: true,
             frame_due: None,
             last_frame: Instant::now() - FRAME_INTERVAL,
-            quiet_due: None,
-            last_output: Instant::now(),
-            answered_dialog: None,
             flush_due: None,
             was_alternate: false,
-            seen: Seen { dialog: None, since: Instant::now() },
-            open: Vec::new(),
-            typing: None,
+            prompts: Prompts::new(self.hooks.is_some(), Instant::now()),
             writer,
             next_prompt: 1,
         };
@@ -290,9 +229,11 @@ fn spawn_writer(input: PtyInput, done: mpsc::UnboundedSender<()>) -> std::sync::
     tx
 }
 
+/// The hook call a prompt may be waiting on: the decision JSON goes back through it.
+type HookReply = oneshot::Sender<Value>;
+
 struct Core {
     session_id: SessionId,
-    hooks_on: bool,
     pty: Pty,
     screen: VirtualScreen,
     shift: ShiftTracker,
@@ -306,17 +247,9 @@ struct Core {
     need_snapshot: bool,
     frame_due: Option<Instant>,
     last_frame: Instant,
-    quiet_due: Option<Instant>,
-    /// When the program last wrote anything.
-    last_output: Instant,
-    /// Fingerprint of a dialog whose prompt the phone answered through its hook, while it is
-    /// still on screen: Claude Code closes it itself, and until it does it is no new question.
-    answered_dialog: Option<String>,
     flush_due: Option<Instant>,
     was_alternate: bool,
-    seen: Seen,
-    open: Vec<Open>,
-    typing: Option<Typing>,
+    prompts: Prompts<HookReply>,
     writer: std::sync::mpsc::Sender<Job>,
     next_prompt: u64,
 }
@@ -344,19 +277,14 @@ impl Core {
                 },
                 // The child exited: collect its last output, then end.
                 code = &mut exit => break code.ok().flatten(),
-                // Timers: frame, settle, quiet, flush retry.
+                // Timers: frame, settle, flush retry.
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => self.on_timer(),
                 // Claude Code hooks.
                 Some(call) = recv(&mut hooks) => self.on_hook(call),
                 // The relay: connection changes and messages.
                 Some(ev) = recv(&mut link) => self.on_link(ev),
                 // The writer finished a batch of strokes.
-                Some(()) = typed.recv() => {
-                    if let Some(t) = &mut self.typing {
-                        t.writing = false;
-                        t.typed_at = Instant::now();
-                    }
-                }
+                Some(()) = typed.recv() => self.prompts.typed(Instant::now()),
                 // The local terminal changed size.
                 Some((rows, cols)) = resize.recv() => self.on_resize(rows, cols),
                 // SIGTERM/SIGHUP/SIGINT to cr: the child decides what they mean.
@@ -377,71 +305,8 @@ impl Core {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        let settle = self.settle_deadline();
-        [self.frame_due, self.quiet_due, self.flush_due, settle].into_iter().flatten().min()
-    }
-
-    /// When the current detection result next needs looking at.
-    fn settle_deadline(&self) -> Option<Instant> {
-        if let Some(t) = &self.typing {
-            return (!t.writing).then(|| {
-                (self.seen.since.max(t.typed_at) + PROMPT_SETTLE).min(t.typed_at + TYPIST_TIMEOUT)
-            });
-        }
-        let settled_at = self.settled_at();
-        // Output not yet turned into a frame makes `seen` out of date: settle only after that
-        // frame, or a hook prompt could be matched with the dialog that was just answered.
-        if let Some(frame) = self.frame_due {
-            return Some(frame.max(settled_at));
-        }
-        let now = Instant::now();
-        if settled_at > now {
-            return Some(settled_at);
-        }
-        // Settled: anything left to do?
-        let d = self.live_dialog();
-        let pending_close = self.open.iter().any(|o| {
-            o.dialog.as_ref().is_some_and(|od| d.is_none_or(|d| fingerprint(d) != fingerprint(od)))
-        });
-        let pending_attr = d.is_some_and(|d| {
-            claude_kind(d) && self.open.iter().any(|o| o.hook.is_some() && o.dialog.is_none())
-        });
-        let pending_open = d.is_some_and(|d| {
-            !self
-                .open
-                .iter()
-                .any(|o| o.dialog.as_ref().is_some_and(|od| fingerprint(od) == fingerprint(d)))
-        });
-        if pending_close || pending_attr {
-            // Due since it settled. Not `now`: the timer compares against an instant taken
-            // before this call, so `now` here would always be later, never due, and the loop
-            // would spin without ever closing the prompt.
-            return Some(settled_at);
-        }
-        if pending_open {
-            let grace = if self.hooks_on && claude_kind(d.expect("checked")) {
-                HOOK_GRACE
-            } else {
-                Duration::ZERO
-            };
-            return Some(settled_at + grace);
-        }
-        None
-    }
-
-    /// The dialog on screen, unless it is the one the phone just answered through its hook.
-    fn live_dialog(&self) -> Option<&Dialog> {
-        let d = self.seen.dialog.as_ref()?;
-        (self.answered_dialog.as_deref() != Some(fingerprint(d).as_str())).then_some(d)
-    }
-
-    /// When the current detection result counts as settled: [`PROMPT_QUIET`] after the
-    /// output stopped, or [`PROMPT_SETTLE`] after it last changed, whichever comes first; never
-    /// before a pending frame has brought the detection up to date.
-    fn settled_at(&self) -> Instant {
-        let quiet = self.seen.since.max(self.last_output) + PROMPT_QUIET;
-        let settled = (self.seen.since + PROMPT_SETTLE).min(quiet);
-        self.frame_due.map_or(settled, |f| settled.max(f))
+        let settle = self.prompts.deadline(self.frame_due, Instant::now());
+        [self.frame_due, self.flush_due, settle].into_iter().flatten().min()
     }
 
     fn on_output(&mut self, out: Output) -> bool {
@@ -460,11 +325,10 @@ impl Core {
             Output::Eof => return true,
         }
         let now = Instant::now();
-        self.last_output = now;
+        self.prompts.output(now);
         if self.frame_due.is_none() {
             self.frame_due = Some(now.max(self.last_frame + FRAME_INTERVAL));
         }
-        self.quiet_due = Some(now + SHIFT_QUIET);
         // The first change after a quiet spell goes at once, without a trip through the timer
         // (whose millisecond ticks would add up to a millisecond to every echo).
         if self.frame_due.is_some_and(|t| t <= now) {
@@ -478,21 +342,12 @@ impl Core {
         if self.frame_due.is_some_and(|t| t <= now) {
             self.frame();
         }
-        if self.quiet_due.is_some_and(|t| t <= now) {
-            self.quiet_due = None;
-            if self.screen.alternate() {
-                let rows = self.screen.snapshot().lines.iter().map(cr_proto::Row::text).collect();
-                for line in self.shift.observe(rows) {
-                    self.push(Event::Line { at: crate::now(), line });
-                }
-            }
-        }
         if self.flush_due.is_some_and(|t| t <= now) {
             self.flush_due = None;
             self.flush_events();
         }
-        if self.settle_deadline().is_some_and(|t| t <= now) {
-            self.on_settled();
+        if self.prompts.deadline(self.frame_due, now).is_some_and(|t| t <= now) {
+            self.on_settled(now);
         }
     }
 
@@ -512,16 +367,18 @@ impl Core {
         for line in self.screen.take_scrolled() {
             self.queue.push(Event::Line { at, line });
         }
+        // Full-screen programs scroll their own view: compare every frame (at most one per
+        // FRAME_INTERVAL) with the last, so a shift is seen while its rows still overlap.
+        // Waiting for output to pause instead missed whole screens of a streamed reply, since
+        // Claude Code animates its spinner all the while.
+        if snapshot.alternate {
+            for line in self.shift.observe(snapshot.lines.iter().map(cr_proto::Row::text).collect())
+            {
+                self.queue.push(Event::Line { at, line });
+            }
+        }
         self.flush_events();
-        let dialog = detect(&snapshot);
-        if self.answered_dialog.is_some()
-            && dialog.as_ref().map(fingerprint) != self.answered_dialog
-        {
-            self.answered_dialog = None;
-        }
-        if dialog != self.seen.dialog {
-            self.seen = Seen { dialog, since: Instant::now() };
-        }
+        self.prompts.observe(detect(&snapshot), Instant::now());
         self.send_screen(snapshot);
     }
 
@@ -641,12 +498,11 @@ impl Core {
         PromptId::new(format!("{}-{n}", self.session_id)).expect("hex and digits make a valid id")
     }
 
+    /// Settles a prompt on the relay, and releases its hook (if one still waits) with no
+    /// decision, so Claude Code's own dialog decides.
     fn close(&mut self, id: &PromptId, status: PromptStatus, by: AnsweredBy) {
-        if let Some(i) = self.open.iter().position(|o| &o.id == id) {
-            let o = self.open.remove(i);
-            if let Some((_, reply)) = o.hook {
-                let _ = reply.send(hooks::no_decision());
-            }
+        if let Some(o) = self.prompts.remove(id) {
+            self.release(o);
         }
         if let Some(ev) = self.ledger.close(id, status, by, now()) {
             info!(prompt = %id, status = status.as_str(), by = by.as_str(), "prompt closed");
@@ -654,46 +510,48 @@ impl Core {
         }
     }
 
+    /// Lets a prompt's waiting hook return at once, without a decision.
+    fn release(&mut self, open: Open<HookReply>) {
+        if let Some(hook) = open.hook {
+            let _ = hook.reply.send(hooks::no_decision());
+        }
+    }
+
+    /// Closes prompts that were settled somewhere else (the keyboard, Claude moving on).
+    fn closed_locally(&mut self, gone: Vec<Open<HookReply>>) {
+        for o in gone {
+            let id = o.id.clone();
+            self.release(o);
+            self.close(&id, PromptStatus::ResolvedLocally, AnsweredBy::Terminal);
+        }
+    }
+
     fn on_hook(&mut self, call: HookCall) {
         match call {
             HookCall::Permission { payload, reply } => {
+                let hook = Hook { payload, reply };
                 // A screen prompt already shows this dialog: the hook joins it (one card).
-                if let Some(o) = self
-                    .open
-                    .iter_mut()
-                    .find(|o| o.hook.is_none() && o.dialog.as_ref().is_some_and(claude_kind))
-                {
-                    debug!(prompt = %o.id, "hook joins the screen prompt");
-                    o.hook = Some((payload, reply));
-                    return;
+                if let Some(id) = self.prompts.joinable() {
+                    debug!(prompt = %id, "hook joins the screen prompt");
+                    return self.prompts.join(&id, hook);
                 }
                 let id = self.new_prompt_id();
                 let prompt =
-                    hooks::prompt_for(&payload, id.clone(), self.session_id.clone(), now());
-                info!(prompt = %id, tool = %payload.tool_name, "hook prompt");
+                    hooks::prompt_for(&hook.payload, id.clone(), self.session_id.clone(), now());
+                info!(prompt = %id, tool = %hook.payload.tool_name, "hook prompt");
                 let ev = self.ledger.open(prompt);
-                self.open.push(Open { id, dialog: None, hook: Some((payload, reply)) });
+                self.prompts.track(Open {
+                    id,
+                    source: PromptSource::Hook,
+                    dialog: None,
+                    hook: Some(hook),
+                });
                 self.push(ev);
             }
             HookCall::State(p) => {
                 debug!(event = %p.hook_event_name, "hook event");
-                let done: Vec<PromptId> = self
-                    .open
-                    .iter()
-                    .filter(|o| {
-                        o.hook.as_ref().is_some_and(|(h, _)| match p.hook_event_name.as_str() {
-                            "PostToolUse" => {
-                                h.tool_name == p.tool_name && h.tool_input == p.tool_input
-                            }
-                            "Stop" | "UserPromptSubmit" => true,
-                            _ => false,
-                        })
-                    })
-                    .map(|o| o.id.clone())
-                    .collect();
-                for id in done {
-                    self.close(&id, PromptStatus::ResolvedLocally, AnsweredBy::Terminal);
-                }
+                let done = self.prompts.hook_event(&p);
+                self.closed_locally(done);
             }
         }
     }
@@ -706,59 +564,31 @@ impl Core {
                 return;
             }
         }
-        let Some(i) = self.open.iter().position(|o| o.id == id) else { return };
-        // Through the hook when one waits: Claude Code closes its dialog itself.
-        if let Some((payload, _)) = &self.open[i].hook {
-            match hooks::decision(payload, &answer) {
-                Ok(decision) => {
-                    let (_, reply) = self.open[i].hook.take().expect("checked");
-                    if reply.send(decision).is_ok() {
-                        // Its dialog stays on screen until Claude Code takes the decision and
-                        // redraws; it must not come back as a new card meanwhile.
-                        let on_screen = self.seen.dialog.as_ref().filter(|d| claude_kind(d));
-                        self.answered_dialog =
-                            self.open[i].dialog.as_ref().or(on_screen).map(fingerprint);
-                        self.close(&id, answer.status(), AnsweredBy::Phone);
-                        return;
-                    }
-                    warn!(prompt = %id, "the hook is gone; typing the answer instead");
-                }
-                Err(e) => warn!(prompt = %id, "no hook decision for this answer ({e}); typing it"),
-            }
-        }
-        if self.typing.is_some() {
-            warn!(prompt = %id, "another answer is being typed; this one waits for the phone to retry");
-            return;
-        }
-        // Judge by the screen as it is now, not as it was when it last settled: a keyboard
-        // answer a moment ago must win, and nothing may be typed into what came next.
+        // Judge by the screen as it is now, not as it was when it last settled.
         self.frame();
-        let on_screen = self.seen.dialog.clone();
-        let dialog = match (&self.open[i].dialog, on_screen) {
-            (Some(d), Some(now)) if fingerprint(d) == fingerprint(&now) => now,
-            (Some(_), _) => {
-                info!(prompt = %id, "the dialog already left the screen: answered at the keyboard");
-                self.close(&id, PromptStatus::ResolvedLocally, AnsweredBy::Terminal);
-                return;
+        let dialog = match self.prompts.route(&id, &answer, Instant::now()) {
+            Route::Hook { decision, hook, open } => {
+                if hook.reply.send(decision).is_ok() {
+                    self.close(&id, answer.status(), AnsweredBy::Phone);
+                    return;
+                }
+                // The hook call is gone (Claude Code gave up on it): type the answer.
+                warn!(prompt = %id, "the hook is gone; typing the answer instead");
+                self.prompts.track(*open);
+                match self.prompts.route(&id, &answer, Instant::now()) {
+                    Route::Type(d) => d,
+                    other => return self.unanswered(&id, other),
+                }
             }
-            (None, Some(now)) if claude_kind(&now) => now,
-            (None, _) => {
-                warn!(prompt = %id, "the dialog is not on screen; cannot type the answer");
-                return;
-            }
+            Route::Type(d) => d,
+            other => return self.unanswered(&id, other),
         };
         match Typist::new(&dialog, &answer) {
             Ok(typist) => {
                 // Committed: the prompt is settled by the phone now; typing follows.
                 self.close(&id, answer.status(), AnsweredBy::Phone);
-                self.typing = Some(Typing {
-                    typist,
-                    writing: false,
-                    typed_at: Instant::now() - PROMPT_SETTLE,
-                });
-                // A card can show before the dialog is PROMPT_SETTLE old; the keys wait until
-                // it is (the settle timer steps the typist then).
-                if self.seen.since + PROMPT_SETTLE <= Instant::now() {
+                self.prompts.start_typing(typist, Instant::now());
+                if self.prompts.typing_due(Instant::now()) {
                     self.step_typist();
                 }
             }
@@ -766,64 +596,50 @@ impl Core {
         }
     }
 
+    /// An answer that could not be applied: say why, and close the prompt if the keyboard
+    /// was first.
+    fn unanswered(&mut self, id: &PromptId, route: Route<HookReply>) {
+        match route {
+            Route::Gone => {
+                info!(prompt = %id, "the dialog already left the screen: answered at the keyboard");
+                self.close(id, PromptStatus::ResolvedLocally, AnsweredBy::Terminal);
+            }
+            Route::Refuse(why) => warn!(prompt = %id, "answer not applied: {why}"),
+            Route::Hook { .. } | Route::Type(_) => {}
+        }
+    }
+
     fn step_typist(&mut self) {
         let snapshot = self.screen.snapshot();
-        let Some(t) = &mut self.typing else { return };
+        let modes = self.modes();
+        let Some(t) = self.prompts.typist() else { return };
         match t.typist.step(&snapshot) {
             Action::Type(strokes) => {
                 t.writing = true;
-                let _ = self.writer.send((strokes, self.modes()));
+                let _ = self.writer.send((strokes, modes));
             }
             Action::Done { closed } => {
                 info!(closed, "answer typed");
-                self.typing = None;
+                self.prompts.stop_typing(closed, Instant::now());
             }
             Action::Failed(why) => {
                 warn!("answer not typed: {why}");
-                self.typing = None;
+                self.prompts.stop_typing(true, Instant::now());
             }
         }
     }
 
-    /// The detection result has been stable for [`PROMPT_SETTLE`]: settle prompts against it.
-    fn on_settled(&mut self) {
-        if let Some(t) = &self.typing {
-            if !t.writing {
-                self.step_typist();
-            }
-            return;
+    /// The screen has settled: carry out what that means for the prompts.
+    fn on_settled(&mut self, now_i: Instant) {
+        let settled = self.prompts.settle(now_i);
+        if let Some(id) = &settled.joined {
+            info!(prompt = %id, "its dialog is on screen");
         }
-        let now_i = Instant::now();
-        let current = self.live_dialog().cloned();
-        let fp = current.as_ref().map(fingerprint);
-        // Prompts whose dialog left the screen were answered at the keyboard.
-        let gone: Vec<PromptId> = self
-            .open
-            .iter()
-            .filter(|o| o.dialog.as_ref().is_some_and(|d| Some(fingerprint(d)) != fp))
-            .map(|o| o.id.clone())
-            .collect();
-        for id in gone {
-            self.close(&id, PromptStatus::ResolvedLocally, AnsweredBy::Terminal);
+        if settled.step_typist {
+            self.step_typist();
         }
-        let Some(dialog) = current else { return };
-        let fp = fp.expect("dialog present");
-        if self.open.iter().any(|o| o.dialog.as_ref().is_some_and(|d| fingerprint(d) == fp)) {
-            return;
-        }
-        // A Claude Code dialog on screen belongs to the newest hook prompt still unseen.
-        if claude_kind(&dialog) {
-            if let Some(o) =
-                self.open.iter_mut().rev().find(|o| o.hook.is_some() && o.dialog.is_none())
-            {
-                debug!(prompt = %o.id, "dialog on screen joins the hook prompt");
-                o.dialog = Some(dialog);
-                return;
-            }
-            if self.hooks_on && now_i < self.settled_at() + HOOK_GRACE {
-                return; // its PermissionRequest may be on its way
-            }
-        }
+        self.closed_locally(settled.gone);
+        let Some(dialog) = settled.open else { return };
         let id = self.new_prompt_id();
         let prompt = Prompt {
             id: id.clone(),
@@ -842,7 +658,12 @@ impl Core {
         };
         info!(prompt = %id, kind = ?dialog.kind, title = %dialog.title, "screen prompt");
         let ev = self.ledger.open(prompt);
-        self.open.push(Open { id, dialog: Some(dialog), hook: None });
+        self.prompts.track(Open {
+            id,
+            source: PromptSource::Screen,
+            dialog: Some(dialog),
+            hook: None,
+        });
         self.push(ev);
     }
 

@@ -53,12 +53,19 @@ impl Drop for RawModeGuard {
     }
 }
 
-/// Restores the terminal before the panic message is printed (and the process unwinds).
+/// Exit code after a panic (as Rust's own for a panicking main thread).
+pub const PANIC_EXIT_CODE: i32 = 101;
+
+/// On a panic in any thread: restore the terminal, print the message (readable now), and end
+/// `cr`. A panic on another thread (the PTY reader, the stdin pump) would otherwise leave `cr`
+/// running with a cooked terminal and half its machinery gone, which is worse than stopping.
+/// The child loses its terminal with `cr` and gets SIGHUP, as when a terminal window closes.
 pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
         previous(info);
+        std::process::exit(PANIC_EXIT_CODE);
     }));
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Launch, Terminal, fake};
+use common::{Launch, Terminal, fake, fresh_termios};
 
 fn after_ready(out: &[u8]) -> &[u8] {
     let at = out.windows(5).position(|w| w == b"READY").expect("READY");
@@ -119,4 +119,31 @@ fn relay_down_at_start_changes_nothing_on_screen() {
     let mut t = Terminal::start(launch);
     assert_eq!(t.wait_exit(), 4);
     assert_eq!(t.text(), "done\r\n");
+}
+
+#[test]
+fn sighup_to_cr_reaches_the_child_and_restores_the_terminal() {
+    let before = fresh_termios();
+    let mut t = Terminal::start(Launch::new(&["--no-hooks", "--", "python3", &fake("winch.py")]));
+    t.wait_text("SIZE");
+    assert_ne!(t.termios(), before, "raw while running");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(t.pid()).unwrap(),
+        rustix::process::Signal::HUP,
+    )
+    .unwrap();
+    assert_eq!(t.wait_exit(), 128 + 1, "the child died of the SIGHUP cr passed on");
+    assert_eq!(t.termios(), before, "the terminal is as it was");
+}
+
+#[test]
+fn a_panic_in_cr_restores_the_terminal_and_ends_cr() {
+    // The panic happens on a thread of cr's own, not the main one: the hard case.
+    let before = fresh_termios();
+    let mut t = Terminal::start(
+        Launch::new(&["--no-hooks", "--", "python3", &fake("winch.py")]).env("CR_DEBUG_PANIC", "1"),
+    );
+    assert_eq!(t.wait_exit(), 101);
+    assert_eq!(t.termios(), before, "the terminal is as it was");
+    t.wait_text("CR_DEBUG_PANIC");
 }

@@ -1,171 +1,29 @@
-//! `cr` against the real relay (`cr-server`, spawned as a process on a loopback port): pairing,
+//! `cr` against the real relay (`cr_server`, in this process on a loopback port): pairing,
 //! the transcript surviving a relay killed mid-session and restarted, a prompt answered from
-//! the API arriving as the right keys, and the keyboard winning over a late phone answer.
-//!
-//! The relay binary is found through `CR_SERVER_BIN`, else next to this test's `cr` binary
-//! (`cargo build -p cr-server`).
-
-#![allow(clippy::print_stderr)]
+//! the API arriving as the right keys, the keyboard winning over a late phone answer, hook
+//! prompts, the gap line after an overflow, and `cr qr`.
 
 mod common;
 
-use std::{
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command, time::Duration};
 
-use common::{DEADLINE, Launch, Terminal, fake};
+use common::{Launch, Terminal, fake, relay::Relay, wait_until};
+use cr::prompt::{HOOK_GRACE, PROMPT_SETTLE};
 use serde_json::Value;
 
-fn relay_bin() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CR_SERVER_BIN") {
-        return Some(PathBuf::from(p));
-    }
-    let p = Path::new(env!("CARGO_BIN_EXE_cr")).with_file_name("cr-server");
-    p.exists().then_some(p)
-}
-
-struct Relay {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Relay {
-    fn start(bin: PathBuf) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut r = Self { bin, dir: tempfile::tempdir().unwrap(), port, child: None };
-        r.up();
-        r
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.arg("--listen")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--db")
-            .arg(self.dir.path().join("relay.db"));
-        c.env("XDG_DATA_HOME", self.dir.path()).stdin(Stdio::null());
-        c
-    }
-
-    fn up(&mut self) {
-        let child = self
-            .command()
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        wait_until("the relay to listen", || TcpStream::connect(("127.0.0.1", self.port)).is_ok());
-    }
-
-    /// `kill -9`: no goodbye to anyone.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
-
-    fn admin(&self, args: &[&str]) -> Value {
-        // An admin command racing the relay's own first open of the database can fail once
-        // (seen with the relay of this writing); a second try finds it migrated.
-        let mut out = self.command().args(args).output().unwrap();
-        for _ in 0..5 {
-            if out.status.success() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-            out = self.command().args(args).output().unwrap();
-        }
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// One HTTP request with a bearer token; (status, JSON body or null).
-    fn http(&self, token: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let body = body.unwrap_or("");
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len(),
-            port = self.port,
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + DEADLINE;
-    while Instant::now() < until {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
-
 /// A relay, a paired `cr` config and an API token.
-fn setup() -> Option<(Relay, PathBuf, String, tempfile::TempDir)> {
-    let Some(bin) = relay_bin() else {
-        eprintln!("cr-server not built (cargo build -p cr-server, or set CR_SERVER_BIN): skipped");
-        return None;
-    };
-    let relay = Relay::start(bin);
-    let code = relay.admin(&["pair-code", "--json"])["code"].as_str().unwrap().to_owned();
-    let token =
-        relay.admin(&["token", "create", "tests", "--json"])["token"].as_str().unwrap().to_owned();
+fn setup() -> (Relay, std::path::PathBuf, String, tempfile::TempDir) {
+    let relay = Relay::start();
+    let token = relay.api_token();
     let home = tempfile::tempdir().unwrap();
-    let config = home.path().join("cr/config.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_cr"))
-        .args(["pair", &relay.url(), &code, "--name", "testbox"])
-        .env("CR_CONFIG", &config)
-        .env("XDG_STATE_HOME", home.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "cr pair: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Paired with"));
+    let config = relay.pair(home.path());
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o600);
-    Some((relay, config, token, home))
+    (relay, config, token, home)
 }
 
 fn session_id(relay: &Relay, token: &str) -> String {
-    let mut id = String::new();
-    wait_until("the session to appear", || {
-        let (status, v) = relay.http(token, "GET", "/api/sessions", None);
-        if let Some(s) = v.as_array().and_then(|a| a.first()).filter(|_| status == 200) {
-            id = s["id"].as_str().unwrap().to_owned();
-            return true;
-        }
-        false
-    });
-    id
+    relay.session(token, None)
 }
 
 fn transcript(relay: &Relay, token: &str, session: &str) -> Vec<String> {
@@ -189,18 +47,7 @@ fn numbered(lines: &[String]) -> Vec<u32> {
 }
 
 fn pending_prompt(relay: &Relay, token: &str, session: &str) -> Value {
-    let mut prompt = Value::Null;
-    wait_until("a pending prompt", || {
-        let (_, v) = relay.http(token, "GET", &format!("/api/sessions/{session}"), None);
-        match v["prompts"].as_array().and_then(|a| a.first()) {
-            Some(p) => {
-                prompt = p.clone();
-                true
-            }
-            None => false,
-        }
-    });
-    prompt
+    relay.pending_prompt(token, session)
 }
 
 fn start_cr(config: &Path) -> Terminal {
@@ -212,7 +59,7 @@ fn start_cr(config: &Path) -> Terminal {
 
 #[test]
 fn relay_killed_and_restarted_loses_no_transcript_and_answers_arrive_as_keys() {
-    let Some((mut relay, config, token, _home)) = setup() else { return };
+    let (mut relay, config, token, _home) = setup();
     let mut t = start_cr(&config);
     t.wait_text("line 0100");
     let session = session_id(&relay, &token);
@@ -255,7 +102,7 @@ fn relay_killed_and_restarted_loses_no_transcript_and_answers_arrive_as_keys() {
 
 #[test]
 fn the_keyboard_answers_first_and_a_late_phone_answer_gets_409() {
-    let Some((relay, config, token, _home)) = setup() else { return };
+    let (relay, config, token, _home) = setup();
     let mut t = start_cr(&config);
     t.wait_text("line 0100");
     let session = session_id(&relay, &token);
@@ -278,7 +125,7 @@ fn the_keyboard_answers_first_and_a_late_phone_answer_gets_409() {
 
 #[test]
 fn claude_hook_prompts_become_one_card_and_phone_answers_become_decisions() {
-    let Some((relay, config, token, home)) = setup() else { return };
+    let (relay, config, token, home) = setup();
     // A `claude` on PATH that drives cr's hooks like Claude Code does.
     let bin = home.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -295,9 +142,10 @@ fn claude_hook_prompts_become_one_card_and_phone_answers_become_decisions() {
     assert_eq!((prompt["source"].as_str(), prompt["kind"].as_str()), (Some("hook"), Some("tool")));
     assert_eq!(prompt["body"], "npm install left-pad\n# Install a package");
     // The same dialog is on screen: past the settle and hook grace times it still is one card.
-    std::thread::sleep(Duration::from_millis(2500));
-    let (_, detail) = relay.http(&token, "GET", &format!("/api/sessions/{session}"), None);
-    assert_eq!(detail["prompts"].as_array().unwrap().len(), 1, "one dialog, one card: {detail}");
+    // Absence cannot be awaited: give a second card every chance to appear.
+    std::thread::sleep(PROMPT_SETTLE + HOOK_GRACE + Duration::from_millis(700));
+    let all = relay.all_prompts(&session);
+    assert_eq!(all.len(), 1, "one dialog, one card: {all:?}");
 
     let id = prompt["id"].as_str().unwrap();
     let (status, body) = relay.http(
@@ -325,7 +173,7 @@ fn claude_hook_prompts_become_one_card_and_phone_answers_become_decisions() {
 
 #[test]
 fn cr_qr_prints_a_one_time_login_link() {
-    let Some((relay, config, _token, home)) = setup() else { return };
+    let (relay, config, _token, home) = setup();
     let out = Command::new(env!("CARGO_BIN_EXE_cr"))
         .arg("qr")
         .env("CR_CONFIG", &config)
@@ -343,4 +191,132 @@ fn cr_qr_prints_a_one_time_login_link() {
     let body = format!(r#"{{"token":"{token}"}}"#);
     assert_eq!(relay.http("", "POST", "/api/login", Some(&body)).0, 200);
     assert_ne!(relay.http("", "POST", "/api/login", Some(&body)).0, 200);
+}
+
+/// `claude` on PATH as the fake `name` (from `tests/fake/`), for `cr -- claude`.
+fn fake_claude(home: &Path, name: &str) -> String {
+    let bin = home.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(fake(name), bin.join("claude")).unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+/// Waits until the relay has the prompt `id` closed with `status` by `by`.
+fn wait_closed(relay: &Relay, session: &str, id: &str, status: &str, by: &str) {
+    wait_until(&format!("prompt {id} to close {status} by {by}"), || {
+        relay
+            .all_prompts(session)
+            .iter()
+            .any(|p| p["id"] == id && p["status"] == status && p["by"] == by)
+    });
+}
+
+#[test]
+fn hook_prompts_answered_elsewhere_close_as_resolved_locally_and_release_the_hook() {
+    let (relay, config, token, home) = setup();
+    let path = fake_claude(home.path(), "claude_local.py");
+    let mut t = Terminal::start(
+        Launch::new(&["--", "claude"])
+            .env("CR_CONFIG", &config.to_string_lossy())
+            .env("PATH", &path),
+    );
+    let session = session_id(&relay, &token);
+    t.wait_text("READY");
+
+    // The dialog leaves the screen (answered at the keyboard): the hook prompt closes, and the
+    // hook call Claude Code left waiting returns at once with no decision.
+    t.write(b"a");
+    let first = relay.pending_prompt(&token, &session);
+    assert_eq!(
+        (first["source"].as_str(), first["body"].as_str()),
+        (Some("hook"), Some("echo 1\n# Print a number"))
+    );
+    t.wait_log("its dialog is on screen");
+    t.write(b"c");
+    t.wait_text("HOOK 1 RETURNED {}");
+    wait_closed(&relay, &session, first["id"].as_str().unwrap(), "resolved_locally", "terminal");
+
+    // A hook prompt whose dialog never showed is closed by the state hooks that mean Claude
+    // is past it: PostToolUse of the same call, Stop, UserPromptSubmit.
+    for (n, key) in [(2, b"p"), (3, b"s"), (4, b"u")] {
+        t.write(b"h");
+        let mut id = String::new();
+        wait_until(&format!("hook prompt {n}"), || {
+            let all = relay.all_prompts(&session);
+            match all.get(n - 1) {
+                Some(p) if p["status"] == "pending" => {
+                    id = p["id"].as_str().unwrap().to_owned();
+                    true
+                }
+                _ => false,
+            }
+        });
+        t.write(key);
+        t.wait_text(&format!("HOOK {n} RETURNED {{}}"));
+        wait_closed(&relay, &session, &id, "resolved_locally", "terminal");
+    }
+    t.write(b"q");
+    assert_eq!(t.wait_exit(), 0);
+    assert_eq!(relay.all_prompts(&session).len(), 4, "one card per request, no screen cards");
+}
+
+#[test]
+fn a_full_screen_program_s_scrolled_rows_become_transcript_lines_once() {
+    let (relay, config, token, _home) = setup();
+    let mut t = Terminal::start(
+        Launch::new(&["--no-hooks", "--", "python3", &fake("alt_scroll.py"), "60"])
+            .env("CR_CONFIG", &config.to_string_lossy()),
+    );
+    let session = session_id(&relay, &token);
+    t.wait_text("DRAWN");
+    // 24 rows: 20 items stay in view, the other 40 left the top of the alternate screen.
+    let want: Vec<String> =
+        (1..=40).map(|i| format!("item {i:03} of the scrolling list")).collect();
+    wait_until("the scrolled items in the transcript", || {
+        relay.transcript(&session).iter().any(|l| l == &want[39])
+    });
+    let items: Vec<String> =
+        relay.transcript(&session).into_iter().filter(|l| l.starts_with("item ")).collect();
+    assert_eq!(items, want, "each row that left the view, once, in order");
+    t.write(b"q");
+    assert_eq!(t.wait_exit(), 0);
+}
+
+#[test]
+fn lines_lost_to_an_overflow_while_the_relay_is_away_leave_one_gap_line() {
+    let (mut relay, config, token, _home) = setup();
+    relay.kill();
+    // More transcript than cr keeps while unacknowledged (UPLINK_LIMIT_BYTES, 8 MiB counted
+    // with a fixed cost per event): the oldest lines must go, and say so.
+    let lines = 120_000;
+    let script = format!("seq -f 'line %06g' 1 {lines}; echo WRITTEN; read x");
+    let mut t = Terminal::start(
+        Launch::new(&["--no-hooks", "--", "sh", "-c", &script])
+            .env("CR_CONFIG", &config.to_string_lossy()),
+    );
+    t.wait_text("WRITTEN");
+    relay.up();
+    let session = session_id(&relay, &token);
+    // 24 rows: all but the last 22 lines and WRITTEN scrolled off.
+    let last = format!("line {:06}", lines - 22);
+    wait_until("the newest lines after the relay came back", || {
+        relay.transcript(&session).contains(&last)
+    });
+    let transcript = relay.transcript(&session);
+    let gaps: Vec<&String> =
+        transcript.iter().filter(|l| l.starts_with("[claude-remote:")).collect();
+    assert_eq!(gaps.len(), 1, "one gap line: {gaps:?}");
+    let lost: usize = gaps[0]
+        .strip_prefix("[claude-remote: ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the gap line says how many: {}", gaps[0]));
+    assert_eq!(transcript.first(), Some(gaps[0]), "the oldest lines went");
+    let kept: Vec<&String> = transcript.iter().filter(|l| l.starts_with("line ")).collect();
+    assert!(lost > 0 && kept.len() + lost == lines - 22, "{lost} lost + {} kept", kept.len());
+    let first_kept: usize = kept[0]["line ".len()..].parse().unwrap();
+    assert_eq!(first_kept, lost + 1, "nothing lost after the gap");
+    assert!(kept.windows(2).all(|w| w[0] < w[1]), "in order, once each");
+    t.write(b"\r");
+    assert_eq!(t.wait_exit(), 0);
 }

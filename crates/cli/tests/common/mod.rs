@@ -11,8 +11,23 @@ use std::{
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+pub mod claude;
+pub mod relay;
+
 /// Generous: the machines are shared and slow.
 pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Polls `f` until it holds; panics after [`DEADLINE`].
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + DEADLINE;
+    while Instant::now() < until {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
 
 /// A fake program under `tests/fake/`.
 pub fn fake(name: &str) -> String {
@@ -148,17 +163,40 @@ impl Terminal {
 
     /// The terminal's settings as `cr` left them, for comparing before and after.
     pub fn termios(&self) -> String {
-        let t = self.master.get_termios().expect("termios");
-        format!("{:?} {:?} {:?}", t.input_flags, t.output_flags, t.local_flags)
+        termios_text(self.master.as_ref())
     }
 
     pub fn resize(&self, rows: u16, cols: u16) {
         self.master.resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
     }
 
+    /// `cr`'s log file (it logs there, never to the terminal).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("state/claude-remote/cr.log"))
+            .unwrap_or_default()
+    }
+
+    /// Waits until `cr`'s log has a line containing `needle`.
+    pub fn wait_log(&self, needle: &str) {
+        wait_until(&format!("{needle:?} in cr's log"), || self.log().contains(needle));
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.process_id().unwrap() as i32
     }
+}
+
+fn termios_text(master: &dyn MasterPty) -> String {
+    let t = master.get_termios().expect("termios");
+    format!("{:?} {:?} {:?}", t.input_flags, t.output_flags, t.local_flags)
+}
+
+/// The settings of a terminal nobody has touched: what `cr` must leave behind.
+pub fn fresh_termios() -> String {
+    let pair = native_pty_system()
+        .openpty(PtySize { rows: 24, cols: 80, pixel_width: 0, pixel_height: 0 })
+        .unwrap();
+    termios_text(pair.master.as_ref())
 }
 
 impl Drop for Terminal {
