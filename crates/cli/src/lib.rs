@@ -36,6 +36,7 @@ pub mod prompt;
 pub mod pty;
 pub mod screen;
 pub mod session;
+pub mod stream;
 pub mod term;
 pub mod uplink;
 

@@ -12,6 +12,8 @@ use std::num::NonZeroU16;
 
 use cr_proto::{Color, Cursor, Row, Screen, Span};
 
+use crate::stream::{self, EscapeTracker};
+
 /// Smallest size the emulator accepts; a terminal that reports 0×0 gets this.
 const MIN_DIM: NonZeroU16 = NonZeroU16::MIN;
 /// Rows of a shifted region that must reappear higher up before a shift is believed; two
@@ -99,6 +101,16 @@ impl vt100::Callbacks for Collector {
 /// The emulator of one session.
 pub struct VirtualScreen {
     parser: vt100::Parser<Collector>,
+    /// Where the parser stands between sequences, for the plain-lines shortcut.
+    tracker: EscapeTracker,
+    /// Skip emulating plain lines that would only scroll through (always, except in tests
+    /// that compare against the emulator alone).
+    shortcut: bool,
+    /// Scratch: line starts of a plain run.
+    starts: Vec<usize>,
+    /// Lines the shortcut took past the emulator (for tests).
+    #[cfg(test)]
+    skipped: usize,
     /// The last snapshot, until the screen changes: a frame, the detector and the typist
     /// often look at the same screen in a row, and building one costs more than copying it.
     last_snapshot: std::cell::RefCell<Option<Screen>>,
@@ -121,14 +133,86 @@ impl VirtualScreen {
                 0,
                 Collector::default(),
             ),
+            tracker: EscapeTracker::default(),
+            shortcut: true,
+            starts: Vec::new(),
+            #[cfg(test)]
+            skipped: 0,
             last_snapshot: std::cell::RefCell::default(),
         }
     }
 
     /// Feeds program output.
+    ///
+    /// A run of plain text lines (what `cat` of a log prints) longer than the screen is not
+    /// emulated line by line: on the main screen, with the cursor at the start of a blank last
+    /// row and no scroll region, each such line is written on the last row and scrolls up, so
+    /// the screen afterwards holds the run's last `rows - 1` lines and everything before them
+    /// leaves the top in order. Only those last lines go through the emulator (which also
+    /// scrolls out the rows the screen held); the rest become transcript lines directly.
     pub fn feed(&mut self, bytes: &[u8]) {
         self.last_snapshot.get_mut().take();
-        self.parser.process(bytes);
+        if !self.shortcut {
+            self.parser.process(bytes);
+            return;
+        }
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if let Some(run) = self.plain_run(rest) {
+                rest = &rest[run..];
+                continue;
+            }
+            // Through the emulator up to the next line end, where a run may start; all of it
+            // when no run can follow (the alternate screen scrolls nothing out).
+            let end = if self.parser.screen().alternate_screen() {
+                rest.len()
+            } else {
+                memchr::memchr(b'\n', rest).map_or(rest.len(), |nl| nl + 1)
+            };
+            let (now, later) = rest.split_at(end);
+            self.parser.process(now);
+            self.tracker.scan(now, self.parser.screen().size().0.get());
+            rest = later;
+        }
+    }
+
+    /// Takes the run of plain lines at the start of `bytes` the shortcut, when it applies
+    /// here; returns how many bytes it consumed.
+    fn plain_run(&mut self, bytes: &[u8]) -> Option<usize> {
+        let screen = self.parser.screen();
+        let (rows, cols) = (screen.size().0.get(), screen.size().1.get());
+        if !self.tracker.plain_ok()
+            || screen.alternate_screen()
+            || screen.cursor_position() != (rows - 1, 0)
+        {
+            return None;
+        }
+        let run = stream::plain_lines(bytes, cols, &mut self.starts);
+        if run == 0 {
+            return None;
+        }
+        let keep = usize::from(rows - 1);
+        let skip = self.starts.len().saturating_sub(keep);
+        if skip == 0
+            || (0..cols).any(|c| screen.cell(rows - 1, c).is_some_and(vt100::Cell::has_contents))
+        {
+            // Too short to skip anything: emulated whole (plain text moves no parser state).
+            self.parser.process(&bytes[..run]);
+            return Some(run);
+        }
+        let tail_at = self.starts.get(skip).copied().unwrap_or(run);
+        self.parser.process(&bytes[tail_at..run]);
+        let scrolled = &mut self.parser.callbacks_mut().scrolled;
+        for (i, &start) in self.starts[..skip].iter().enumerate() {
+            let end = self.starts.get(i + 1).copied().unwrap_or(run) - 2; // without \r\n
+            let text = std::str::from_utf8(&bytes[start..end]).unwrap_or_default();
+            scrolled.push(text.trim_end().to_owned());
+        }
+        #[cfg(test)]
+        {
+            self.skipped += skip;
+        }
+        Some(run)
     }
 
     /// Resizes like a terminal does; rows pushed off the top become transcript lines.
@@ -148,6 +232,7 @@ impl VirtualScreen {
             0,
             Collector { title, ..Default::default() },
         );
+        self.tracker.reset();
     }
 
     /// (rows, cols).
@@ -452,6 +537,90 @@ mod tests {
         p.write_char('\x1b').unwrap();
         p.write_str("[0mc").unwrap();
         assert_eq!(out, "abc");
+    }
+
+    /// A deterministic stream of what programs print: mostly plain lines (the shortcut's
+    /// case) with everything that must turn it off mixed in: styles, titles, scroll regions,
+    /// cursor moves, the alternate screen, tabs, bare line feeds, wide characters, long lines.
+    fn program_output(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut out = Vec::new();
+        while out.len() < len {
+            let words = next(12) as usize;
+            let text: String =
+                (0..words).map(|i| ["ab", "cde ", " f", "gh  "][(i + words) % 4]).collect();
+            match next(40) {
+                0 => out.extend_from_slice(b"\x1b[1;31mred\x1b[0m\r\n"),
+                1 => out.extend_from_slice(b"\x1b]0;a title\r\nwith a line end\x07"),
+                2 => out.extend_from_slice(format!("\x1b[{};{}r", next(4), next(9)).as_bytes()),
+                3 => out.extend_from_slice(b"\x1b[r"),
+                4 => out.extend_from_slice(format!("\x1b[{};{}H", next(9), next(9)).as_bytes()),
+                5 => out.extend_from_slice(b"\x1b[?1049h"),
+                6 | 7 => out.extend_from_slice(b"\x1b[?1049l"),
+                8 => out.extend_from_slice(b"a\tb\r\n"),
+                9 => out.extend_from_slice(b"bare\n"),
+                10 => out.extend_from_slice("漢字 ✓\r\n".as_bytes()),
+                11 => out.extend_from_slice(b"\x1b[2J\x1b[H"),
+                12 => out.extend_from_slice(b"\x1b[44m"),
+                13 => out.extend_from_slice(b"\x1bc"),
+                14 => out.extend_from_slice(b"no line end "),
+                15 => out
+                    .extend_from_slice(format!("{}\r\n", "x".repeat(next(40) as usize)).as_bytes()),
+                _ => out.extend_from_slice(format!("{text}\r\n").as_bytes()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_plain_lines_shortcut_changes_nothing_the_phone_sees() {
+        let mut skipped = 0;
+        for seed in 1..=300u64 {
+            let rows = 1 + (seed % 7) as u16;
+            let cols = 6 + (seed % 23) as u16;
+            let out = program_output(seed, 6000);
+            let mut fast = VirtualScreen::new(rows, cols);
+            let mut slow = VirtualScreen::new(rows, cols);
+            slow.shortcut = false;
+            let mut at = 0;
+            let mut step = seed as usize;
+            while at < out.len() {
+                step = step.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let end = (at + 1 + (step >> 33) % 700).min(out.len());
+                fast.feed(&out[at..end]);
+                slow.feed(&out[at..end]);
+                let (f, s) = (fast.take_scrolled(), slow.take_scrolled());
+                assert_eq!(f, s, "seed {seed}, {rows}x{cols}, bytes {at}..{end}");
+                assert_eq!(fast.snapshot(), slow.snapshot(), "seed {seed}, bytes {at}..{end}");
+                at = end;
+            }
+            skipped += fast.skipped;
+        }
+        assert!(skipped > 1_000, "the shortcut was taken for only {skipped} lines");
+    }
+
+    #[test]
+    fn a_long_plain_run_is_not_emulated_line_by_line() {
+        let mut v = VirtualScreen::new(3, 20);
+        v.feed(b"old 1\r\nold 2\r\n");
+        let text: String = (1..=10).map(|i| format!("line {i}  \r\n")).collect();
+        v.feed(text.as_bytes());
+        assert_eq!(v.skipped, 8, "all but the last rows - 1 lines skip the emulator");
+        let expected: Vec<String> = ["old 1", "old 2"]
+            .into_iter()
+            .map(String::from)
+            .chain((1..=8).map(|i| format!("line {i}")))
+            .collect();
+        assert_eq!(v.take_scrolled(), expected);
+        let s = v.snapshot();
+        assert_eq!(s.lines.iter().map(Row::text).collect::<Vec<_>>(), ["line 9", "line 10", ""]);
+        assert_eq!((s.cursor.row, s.cursor.col), (2, 0));
     }
 
     fn frame(rows: &[&str]) -> Vec<String> {
