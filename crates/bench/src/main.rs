@@ -61,14 +61,22 @@ fn run(opts: RunOpts) -> Result<bool> {
             .context("starting the async runtime")?,
     };
     progress(&format!("open-file limit {limit}; binaries in {}", ctx.bins.cr.display()));
-    let command = std::env::args()
-        .map(|a| {
-            std::path::Path::new(&a)
-                .file_name()
-                .map_or(a.clone(), |f| f.to_string_lossy().into_owned())
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    // The command to quote in the report: what the user typed (`just bench` says so), else
+    // this program's own command line.
+    let command = std::env::var("CR_BENCH_COMMAND")
+        .map(|c| c.trim().to_owned())
+        .ok()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| {
+            std::env::args()
+                .map(|a| {
+                    std::path::Path::new(&a)
+                        .file_name()
+                        .map_or(a.clone(), |f| f.to_string_lossy().into_owned())
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
     let (report, all_ran) = cr_bench::run(&ctx, &opts.only, command);
     let section = report::render(&report);
     match &opts.write {
