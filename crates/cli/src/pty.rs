@@ -26,6 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 pub const MIRROR_BUDGET_BYTES: usize = 8 << 20;
 /// Size of one read from the PTY.
 const READ_CHUNK_BYTES: usize = 64 << 10;
+/// Most bytes of waiting chunks joined into one for the session (see [`OutputRx::recv`]).
+pub const JOIN_BYTES: usize = 256 << 10;
 /// The TERM given to the child when the environment has none (CI, cron, some IDEs).
 pub const DEFAULT_TERM: &str = "xterm-256color";
 /// Nice value of `cr`'s own work (the emulator, the link, hooks) relative to the threads that
@@ -70,16 +72,35 @@ pub enum Output {
 pub struct OutputRx {
     rx: mpsc::UnboundedReceiver<Output>,
     in_flight: Arc<AtomicUsize>,
+    /// An event received while joining chunks, handed out next.
+    pending: Option<Output>,
 }
 
 impl OutputRx {
     /// The next output event; `None` once the reader thread is gone.
+    ///
+    /// Chunks already waiting are joined into one (up to [`JOIN_BYTES`]): a session that fell
+    /// behind a fast stream catches up in a few large feeds, where the screen can skip the
+    /// lines that would only scroll through it. A session that keeps up gets each read as it
+    /// comes.
     pub async fn recv(&mut self) -> Option<Output> {
-        let out = self.rx.recv().await?;
-        if let Output::Data(d) = &out {
-            self.in_flight.fetch_sub(d.len(), Ordering::Relaxed);
+        let first = match self.pending.take() {
+            Some(out) => out,
+            None => self.rx.recv().await?,
+        };
+        let Output::Data(mut data) = first else { return Some(first) };
+        while data.len() < JOIN_BYTES {
+            match self.rx.try_recv() {
+                Ok(Output::Data(more)) => data.extend_from_slice(&more),
+                Ok(other) => {
+                    self.pending = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
         }
-        Some(out)
+        self.in_flight.fetch_sub(data.len(), Ordering::Relaxed);
+        Some(Output::Data(data))
     }
 }
 
@@ -184,7 +205,7 @@ impl Pty {
                 .context("cannot start the exit watcher")?;
         }
         let pty = Self { master: pair.master, input: PtyInput(Arc::new(Mutex::new(writer))), pid };
-        Ok((pty, OutputRx { rx, in_flight }, exit_rx))
+        Ok((pty, OutputRx { rx, in_flight, pending: None }, exit_rx))
     }
 
     /// A handle for writing into the PTY.

@@ -8,7 +8,7 @@
 //!   first key of the answer reaches the program.
 //!
 //! The phone answers each prompt half a second after it sees it, as a person reading the card
-//! would (see [`READ_DELAY`]).
+//! would (`READ_DELAY`).
 
 use std::ffi::OsString;
 use std::time::Duration;
