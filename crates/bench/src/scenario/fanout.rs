@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use super::output::{connect_phones, lags};
+use super::output::{Ticking, lags, start_ticker};
 use super::{TERM_SIZE, ms};
 use crate::child::{read_log, stamps_of};
 use crate::clock::{ms_between, now_ns};
 use crate::fixture::Fixture;
 use crate::procfs;
-use crate::pty::Term;
 use crate::report::{Row, Verdict};
 use crate::stats::{range, summarize};
 use crate::{Ctx, Outcome};
@@ -43,23 +42,8 @@ struct RoundResult {
 
 fn round(ctx: &Ctx, fx: &Fixture, clients: usize, secs: u64) -> Result<RoundResult> {
     let ticks = secs * RATE_HZ;
-    let log = fx.dir.path().join(format!("fanout-{}.log", now_ns()));
-    let child = ctx.bins.child(&[
-        "ticker",
-        "--interval-ms",
-        &(1000 / RATE_HZ).to_string(),
-        "--count",
-        &ticks.to_string(),
-        "--log",
-        &log.to_string_lossy(),
-    ]);
-    let known = fx.session_ids()?;
-    let mut term = Term::spawn(&fx.cr_running(child, TERM_SIZE))?;
-    let drain = term.drain()?;
-    drain.wait_for(0, "READY", Duration::from_secs(30))?;
-    let session = fx.new_session(&known)?;
-    let (seen, tasks) =
-        ctx.rt.block_on(connect_phones(fx.relay.port, &session, &fx.cookie, clients))?;
+    let Ticking { log, mut term, drain, seen, tasks } =
+        start_ticker(ctx, fx, 1000 / RATE_HZ, 0, ticks, clients)?;
     let pid = fx.relay.pid();
     let me = std::process::id();
     let (cpu0, wall0, own0) = (procfs::cpu_secs(pid)?, now_ns(), procfs::cpu_secs(me)?);

@@ -88,17 +88,39 @@ pub fn lags(
         .collect()
 }
 
-/// One round with `clients` phones: every (tick, client) latency in ms.
-fn round(ctx: &Ctx, fx: &Fixture, clients: usize, ticks: u64) -> Result<Vec<f64>> {
+/// A ticker under `cr` with phones on its session, waiting for Enter to start printing.
+pub struct Ticking {
+    /// Where the ticker stamps each line.
+    pub log: std::path::PathBuf,
+    /// `cr`'s terminal.
+    pub term: Term,
+    /// What the terminal showed.
+    pub drain: crate::pty::Drain,
+    /// What each phone saw.
+    pub seen: Vec<Seen>,
+    /// The phones.
+    pub tasks: Vec<tokio::task::JoinHandle<Result<()>>>,
+}
+
+/// Starts `cr` running a ticker of `count` lines, `interval_ms` (+ up to `jitter_ms`) apart,
+/// and connects `clients` phones to its session.
+pub fn start_ticker(
+    ctx: &Ctx,
+    fx: &Fixture,
+    interval_ms: u64,
+    jitter_ms: u64,
+    count: u64,
+    clients: usize,
+) -> Result<Ticking> {
     let log = fx.dir.path().join(format!("ticks-{}.log", crate::clock::now_ns()));
     let child = ctx.bins.child(&[
         "ticker",
         "--interval-ms",
-        &INTERVAL_MS.to_string(),
+        &interval_ms.to_string(),
         "--jitter-ms",
-        &JITTER_MS.to_string(),
+        &jitter_ms.to_string(),
         "--count",
-        &ticks.to_string(),
+        &count.to_string(),
         "--log",
         &log.to_string_lossy(),
     ]);
@@ -109,6 +131,13 @@ fn round(ctx: &Ctx, fx: &Fixture, clients: usize, ticks: u64) -> Result<Vec<f64>
     let session = fx.new_session(&known)?;
     let (seen, tasks) =
         ctx.rt.block_on(connect_phones(fx.relay.port, &session, &fx.cookie, clients))?;
+    Ok(Ticking { log, term, drain, seen, tasks })
+}
+
+/// One round with `clients` phones: every (tick, client) latency in ms.
+fn round(ctx: &Ctx, fx: &Fixture, clients: usize, ticks: u64) -> Result<Vec<f64>> {
+    let Ticking { log, mut term, drain, seen, tasks } =
+        start_ticker(ctx, fx, INTERVAL_MS, JITTER_MS, ticks, clients)?;
     let mark = drain.mark();
     term.write(b"\r")?;
     let budget = Duration::from_millis((INTERVAL_MS + JITTER_MS) * ticks + 30_000);
