@@ -153,3 +153,56 @@ async fn a_phone_that_stops_reading_is_resynced_not_buffered() {
         slow.next_named("screen").await;
     }
 }
+
+#[tokio::test]
+async fn phones_that_join_while_lines_stream_get_every_line_from_their_first_on_once() {
+    const FRAMES: u64 = 600;
+    let server = TestServer::start().await;
+    let device = server.pair("laptop").await;
+    let cookie = server.login().await;
+    let (mut link, _) = server.link(&device, "s-join").await;
+    link.send(&Uplink::Screen { screen: screen_of(&["a"]) }).await;
+    // One line per frame, paced so that phones join while lines are being committed and
+    // published: a phone's live stream must continue its start without a gap or a repeat.
+    let streamer = tokio::spawn(async move {
+        for seq in 1..=FRAMES {
+            link.send(&lines(seq..=seq)).await;
+            if seq % 5 == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+        link
+    });
+    let mut phones = Vec::new();
+    for _ in 0..24 {
+        phones.push(server.sse("/events?session=s-join", &cookie, None).await);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    // A last line after every phone is in, so each has an end to wait for.
+    let mut link = streamer.await.unwrap();
+    link.send(&lines(FRAMES + 1..=FRAMES + 1)).await;
+    link.acked(FRAMES + 1).await;
+    let mut joined_mid_stream = 0;
+    for (i, mut phone) in phones.into_iter().enumerate() {
+        let mut seqs = Vec::new();
+        within("every line after the phone's start", async {
+            while seqs.last() != Some(&(FRAMES + 1)) {
+                let ev = phone.next().await.expect("stream open");
+                if ev.event == "lines" {
+                    seqs.extend(
+                        ev.json().as_array().unwrap().iter().map(|l| l["seq"].as_u64().unwrap()),
+                    );
+                }
+            }
+        })
+        .await;
+        let first = seqs[0];
+        joined_mid_stream += usize::from(first > 1 && first <= FRAMES);
+        assert_eq!(
+            seqs,
+            (first..=FRAMES + 1).collect::<Vec<_>>(),
+            "phone {i} lost or repeated lines"
+        );
+    }
+    assert!(joined_mid_stream >= 3, "only {joined_mid_stream} phones joined while lines streamed");
+}
