@@ -123,7 +123,22 @@ impl<'a> Session<'a> {
         self.run.t.write(text.as_bytes());
         let shown: String = text.chars().take(40).collect();
         self.wait_screen(&shown);
-        self.run.t.write(b"\r");
+        // Enter goes as a write of its own (2.0.76 takes text + Enter in one read as a paste).
+        // On a loaded machine the end of the text can still reach Claude Code in the same read
+        // as the Enter; then the prompt stays in the input box, as it would for a person whose
+        // keystrokes arrived together, and pressing Enter again submits it.
+        let sent: String = text.chars().take_while(|&c| c != '\\').take(30).collect();
+        for _ in 0..3 {
+            self.run.t.write(b"\r");
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::time::Instant::now() < until {
+                if self.lab.mock.received(&sent) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        self.wait(&format!("Claude to receive {sent:?}"), || self.lab.mock.received(&sent));
     }
 
     /// The next card: exactly one new prompt, pending.
