@@ -131,6 +131,10 @@ test('real claude: a Bash permission becomes a card; Approve runs it, Reject wit
   await card.locator('[data-option="approve"]').click();
   await page.locator('.card').waitFor({ state: 'detached', timeout: WAIT_MS });
   await waitFor(() => fs.existsSync(approved), 'the approved command to run', CLAUDE_WAIT_MS);
+  // The turn ends when Claude Code has sent the tool's result and shown the reply; a prompt
+  // typed before that is queued into the running turn instead of starting a new one.
+  await ws.waitScreen(/MOCK tool_result/, 'Claude Code to finish the approved turn', CLAUDE_WAIT_MS);
+  await ws.waitScreen(/for shortcuts/, 'Claude Code to be ready for input', CLAUDE_WAIT_MS);
 
   // Reject with a message: the command does not run, and Claude gets the message.
   const rejected = path.join(project, 'rejected.txt');

@@ -248,11 +248,11 @@ export class Workstation {
   }
 
   /** Waits until the terminal shows `text` (a string or RegExp). */
-  async waitScreen(text, what) {
+  async waitScreen(text, what, timeoutMs) {
     return waitFor(async () => {
       const s = await this.screen();
       return (typeof text === 'string' ? s.includes(text) : text.test(s)) && s;
-    }, what || `the terminal to show ${text}`);
+    }, what || `the terminal to show ${text}`, timeoutMs);
   }
 }
 

@@ -46,6 +46,45 @@ fn parse_stat_ticks(text: &str) -> Option<u64> {
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
+/// Follows a process's CPU time on a thread until it exits, so what it used is known after it
+/// is gone (a process that is not our child leaves no rusage behind). Samples every 20 ms: the
+/// last few milliseconds before exit may be missing.
+pub struct CpuSampler {
+    last: std::sync::Arc<std::sync::Mutex<f64>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CpuSampler {
+    /// Starts sampling `pid`.
+    pub fn start(pid: u32) -> Self {
+        let last = std::sync::Arc::new(std::sync::Mutex::new(cpu_secs(pid).unwrap_or(0.0)));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let (last, stop) = (last.clone(), stop.clone());
+            move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match cpu_secs(pid) {
+                        Ok(s) => *last.lock().unwrap_or_else(|e| e.into_inner()) = s,
+                        Err(_) => return, // gone
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        });
+        Self { last, stop, thread: Some(thread) }
+    }
+
+    /// Stops sampling; the CPU seconds last seen.
+    pub fn finish(mut self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        *self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,6 +150,20 @@ fn run_child(
     Ok(pairs)
 }
 
+/// Wall time of `/bin/sh -c 'CR --version'` from spawn to exit, `n` times, in ms: what
+/// starting a hook command costs here before it does anything.
+fn process_starts(cr: &std::path::Path, n: usize) -> Result<Vec<f64>> {
+    let command = format!("'{}' --version", cr.display());
+    (0..n)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let out = std::process::Command::new("/bin/sh").args(["-c", &command]).output()?;
+            anyhow::ensure!(out.status.success(), "{command} failed");
+            Ok(t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect()
+}
+
 fn hook_round(ctx: &Ctx, fx: &Fixture, count: u64) -> Result<Pairs> {
     let bin = fx.dir.path().join("bin");
     std::fs::create_dir_all(&bin)?;
@@ -218,6 +232,16 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         hook_all.extend(h);
         screen_all.extend(s);
     }
+    let starts = process_starts(&ctx.bins.cr, if ctx.quick { 5 } else { 200 })?;
+    let st = summarize(&starts).expect("samples");
+    details.push(format!(
+        "for scale: running `/bin/sh -c 'cr --version'` to its exit takes p50 {} p99 {} on this \
+         machine (n = {}); a hook question pays one such process start before `cr hook` can \
+         say anything, and a hook answer one exit",
+        ms(st.p50),
+        ms(st.p99),
+        starts.len()
+    ));
     let col = |p: &Pairs, i: usize| -> Vec<f64> {
         p.iter().map(|x| if i == 0 { x.0 } else { x.1 }).collect()
     };

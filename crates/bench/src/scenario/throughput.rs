@@ -16,6 +16,7 @@ use anyhow::{Context as _, Result, bail};
 use super::{PhoneScreen, TERM_SIZE, ms, ratio, text_file};
 use crate::clock::{ms_between, now_ns};
 use crate::fixture::Fixture;
+use crate::procfs;
 use crate::pty::{Launch, Term};
 use crate::report::{Row, Verdict};
 use crate::sse::Sse;
@@ -171,6 +172,11 @@ fn cr_round(
     ctx.rt
         .block_on(async { tokio::time::timeout(Duration::from_secs(30), ready_rx).await })
         .context("the phone got no screen")??;
+    // Where the CPU goes: `cr` itself (not `cat`), the relay, and the harness (its drain of
+    // the terminal, which every contender has, and the phone).
+    let cr_cpu = procfs::CpuSampler::start(term.pid().context("cr has no process id")?);
+    let (relay_pid, me) = (fx.relay.pid(), std::process::id());
+    let (relay0, me0) = (procfs::cpu_secs(relay_pid)?, procfs::cpu_secs(me)?);
     let start = now_ns();
     term.write(b"\r")?;
     let eof = drain.wait_eof(budget)?;
@@ -184,6 +190,8 @@ fn cr_round(
         drop(p);
         std::thread::sleep(Duration::from_millis(20));
     }
+    let (relay1, me1) = (procfs::cpu_secs(relay_pid)?, procfs::cpu_secs(me)?);
+    let cr_cpu = cr_cpu.finish();
     watcher.abort();
     let p = progress.lock().expect("progress lock");
     if let Some(e) = &p.error {
@@ -195,11 +203,14 @@ fn cr_round(
         phone_s: p.complete_ns.map(|t| ms_between(start, t) / 1e3),
         final_screen_s: p.final_screen_ns.map(|t| ms_between(start, t) / 1e3),
         progress: format!(
-            "phone got {} file lines (contiguous to {}, {} out of order{})",
+            "phone got {} file lines (contiguous to {}, {} out of order{}); CPU seconds: cr \
+             {cr_cpu:.2}, relay {:.2}, harness {:.2}",
             p.received,
             p.contiguous,
             p.disorder,
-            if p.skipped { ", cr reported skipping output" } else { "" }
+            if p.skipped { ", cr reported skipping output" } else { "" },
+            relay1 - relay0,
+            me1 - me0,
         ),
     })
 }
