@@ -7,7 +7,7 @@
 //!
 //! - [`pty`]: the child in a PTY; the reader thread mirrors output to the terminal first.
 //! - [`screen`]: the `vt100` emulator, snapshots and diffs, transcript lines.
-//! - [`detect`]: settled screen → the question it asks (pure).
+//! - [`detect`]: a screen → the question it asks, frame by frame (pure).
 //! - [`prompt`]: open prompts against the settled screen: open, join, close, answer (pure).
 //! - [`hooks`]: Claude Code hook settings, hook prompts, decision JSON (pure).
 //! - [`uplink`]: the numbered, acknowledged, bounded event queue (pure).
@@ -42,8 +42,5 @@ pub mod uplink;
 
 /// The current time.
 pub fn now() -> cr_proto::Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    cr_proto::Timestamp(ms)
+    cr_proto::Timestamp::now()
 }

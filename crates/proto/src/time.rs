@@ -24,6 +24,14 @@ impl Timestamp {
         Self(ms)
     }
 
+    /// The wall clock now (the epoch itself if the clock is set before it).
+    pub fn now() -> Self {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Self(ms)
+    }
+
     /// Milliseconds since the epoch.
     pub const fn as_millis(self) -> i64 {
         self.0

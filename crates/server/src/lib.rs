@@ -38,7 +38,7 @@ pub mod store;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
@@ -58,8 +58,7 @@ pub const NONCE_RETENTION: Duration = Duration::from_secs(10 * 60);
 
 /// The wall clock, as the wire writes it.
 pub fn now() -> Timestamp {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    Timestamp(ms)
+    Timestamp::now()
 }
 
 /// Resolves once the shutdown flag is (or becomes) true, or its sender is gone.
