@@ -184,16 +184,6 @@ impl<H> Prompts<H> {
         }
     }
 
-    /// The dialog of the latest frame.
-    pub fn seen(&self) -> Option<&Dialog> {
-        self.seen.as_ref()
-    }
-
-    /// True while an answer is being typed.
-    pub fn typing(&self) -> bool {
-        self.typing.is_some()
-    }
-
     /// The answer being typed.
     pub fn typist(&mut self) -> Option<&mut Typing> {
         self.typing.as_mut()

@@ -5,7 +5,7 @@
 //! that scrolls off the top (its `on_scroll` callback, with no scrollback kept: the relay keeps
 //! the history). On the alternate screen nothing scrolls off the top in the terminal's sense:
 //! full-screen programs (Claude Code 2.1.329 by default) redraw rows at absolute positions, so
-//! [`ShiftTracker`] compares settled frames and emits the rows that moved out of view when the
+//! [`ShiftTracker`] compares consecutive frames and emits the rows that moved out of view when the
 //! content shifted up.
 
 use std::num::NonZeroU16;
@@ -350,7 +350,7 @@ fn row(s: &vt100::Screen, r: u16, cols: u16) -> Row {
     Row(spans)
 }
 
-/// Finds rows that left the top of a full-screen program's view between two settled frames.
+/// Finds rows that left the top of a full-screen program's view between two consecutive frames.
 ///
 /// A scroll region shifted up by `k` rows shows, in the new frame, rows of the old frame `k`
 /// rows higher. The old rows above the matched run left the view and become transcript lines.
@@ -418,7 +418,7 @@ impl ShiftTracker {
         self.prev.clear();
     }
 
-    /// Takes a settled frame's rows; returns the rows that left the top since the last one.
+    /// Takes a frame's rows; returns the rows that left the top since the last one.
     pub fn observe(&mut self, rows: Vec<String>) -> Vec<String> {
         let old = std::mem::replace(&mut self.prev, rows);
         let new = &self.prev;
