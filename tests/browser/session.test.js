@@ -186,7 +186,7 @@ for (const [label, device] of [['phone', PHONE], ['desktop', DESKTOP]]) {
     assert.deepEqual(await overflow(page), [], 'session list');
     await shot(page, `${label}-list`);
     await openSession(page, `layout-${label}`, 'Do you want to proceed?');
-    await page.locator('.card').first().waitFor({ timeout: WAIT_MS }).catch(() => {});
+    await page.locator('.card').first().waitFor({ timeout: WAIT_MS });
     assert.deepEqual(await overflow(page), [], 'session view');
     const fit = await page.evaluate(() => {
       const s = document.getElementById('scroller');

@@ -128,7 +128,13 @@ impl<'a> Session<'a> {
         // as the Enter; then the prompt stays in the input box, as it would for a person whose
         // keystrokes arrived together, and pressing Enter again submits it.
         let sent: String = text.chars().take_while(|&c| c != '\\').take(30).collect();
-        for _ in 0..3 {
+        for press in 1..=3 {
+            if press > 1 {
+                // Visible in the output, so a `cr` that drops keys would show up here.
+                self.say_step(&format!(
+                    "Enter again (press {press}): {sent:?} did not reach Claude"
+                ));
+            }
             self.run.t.write(b"\r");
             let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
             while std::time::Instant::now() < until {

@@ -22,7 +22,7 @@ fn keystrokes_and_output_pass_through_byte_for_byte() {
         "echo",
         &input.len().to_string(),
     ]));
-    let before = t.termios();
+    let before = fresh_termios();
     t.wait_text("READY");
     assert_ne!(t.termios(), before, "cr puts the terminal in raw mode");
     for chunk in input.chunks(37) {
