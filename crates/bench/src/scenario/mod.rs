@@ -13,6 +13,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use cr_proto::feed;
 use cr_proto::{Screen, ScreenUpdate};
 
 use crate::sse::SseEvent;
@@ -146,11 +147,11 @@ impl PhoneScreen {
     /// Applies a `screen` or `output` event; true if it was one.
     pub fn apply(&mut self, ev: &SseEvent) -> Result<bool> {
         match ev.name.as_str() {
-            "screen" => {
+            feed::SCREEN => {
                 self.screen = Some(serde_json::from_slice(&ev.data).context("screen event")?);
                 Ok(true)
             }
-            "output" => {
+            feed::OUTPUT => {
                 let update: ScreenUpdate =
                     serde_json::from_slice(&ev.data).context("output event")?;
                 if let Some(s) = &mut self.screen {

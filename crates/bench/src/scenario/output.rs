@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use cr_proto::feed;
 
 use super::{TERM_SIZE, max_tick, ms};
 use crate::child::{read_log, stamps_of};
@@ -48,7 +49,7 @@ pub async fn connect_phones(
             let mut tx = Some(tx);
             let mut best = 0;
             while let Some(ev) = sse.next().await? {
-                if ev.name == "screen" || ev.name == "output" {
+                if ev.name == feed::SCREEN || ev.name == feed::OUTPUT {
                     if let Some(t) = tx.take() {
                         let _ = t.send(());
                     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
+use cr_proto::feed;
 
 use super::TERM_SIZE;
 use crate::fixture::Fixture;
@@ -84,7 +85,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 let mut sse = Sse::connect_idle(port, &path, &cookie).await?;
                 // Connected once the first screen came.
                 let first = sse.next().await?.context("the stream ended at once")?;
-                anyhow::ensure!(first.name == "screen", "first event was {}", first.name);
+                anyhow::ensure!(first.name == feed::SCREEN, "first event was {}", first.name);
                 anyhow::Ok(sse)
             }));
         }
@@ -118,7 +119,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         "{sessions} `cr` processes, each in its own terminal running an idle program with 20 \
          lines on screen, all linked; then {phones} phones, each on one session's stream \
          (`/events?session=…`, {} per session), all sitting idle. Relay RSS: {:.1} MB with the \
-         sessions alone, {:.1} MB with the phones (peak {:.1} MB). Each `cr`: {:.1} MB on average",
+         sessions alone, {:.1} MB with the phones (peak {:.1} MB). Each `cr`: {:.1} MB (median)",
         phones / sessions,
         mb(with_sessions.rss_kb),
         mb(full.rss_kb),

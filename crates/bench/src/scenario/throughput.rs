@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use cr_proto::feed;
 
-use super::{PhoneScreen, TERM_SIZE, ms, ratio, text_file};
+use super::{PhoneScreen, TERM_SIZE, ratio, text_file};
 use crate::clock::{ms_between, now_ns};
 use crate::fixture::Fixture;
 use crate::procfs;
@@ -93,7 +94,7 @@ async fn watch_phone(
             if p.final_screen_ns.is_none() && rows.iter().any(|r| r.starts_with(&last_tag)) {
                 p.final_screen_ns = Some(ev.recv_ns);
             }
-        } else if ev.name == "lines" {
+        } else if ev.name == feed::LINES {
             if String::from_utf8_lossy(&ev.data).contains(SKIPPED_MARKER) {
                 p.skipped = true;
             }
@@ -332,7 +333,6 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             peers,
         });
     }
-    let _ = ms;
     Ok(Outcome { rows, details })
 }
 
