@@ -118,6 +118,12 @@ pub fn identity(d: &Dialog) -> String {
     format!("{:?}|{}|{tail}", d.kind, labels.join("|"))
 }
 
+/// True when `o` showed a dialog and the screen (whose dialog has identity `on_screen`) no
+/// longer shows it.
+fn gone_from<H>(o: &Open<H>, on_screen: Option<&str>) -> bool {
+    o.dialog.as_ref().is_some_and(|d| Some(identity(d).as_str()) != on_screen)
+}
+
 /// Claude Code's tool, plan and question dialogs: the ones a `PermissionRequest` hook also asks.
 pub fn hook_kind(d: &Dialog) -> bool {
     matches!(d.kind, PromptKind::Tool | PromptKind::Plan | PromptKind::Question)
@@ -244,8 +250,7 @@ impl<H> Prompts<H> {
 
     /// Open prompts whose dialog is not the one on screen.
     fn dialog_gone(&self, o: &Open<H>) -> bool {
-        let now = self.seen.as_ref().map(identity);
-        o.dialog.as_ref().is_some_and(|d| Some(identity(d)) != now)
+        gone_from(o, self.seen.as_ref().map(identity).as_deref())
     }
 
     /// A hook prompt still waiting to see its dialog, for a Claude Code dialog on screen.
@@ -317,14 +322,8 @@ impl<H> Prompts<H> {
             return out;
         }
         // Prompts whose dialog left the screen were answered at the keyboard.
-        let mut i = 0;
-        while i < self.open.len() {
-            if self.dialog_gone(&self.open[i]) {
-                out.gone.push(self.open.remove(i));
-            } else {
-                i += 1;
-            }
-        }
+        let on_screen = self.seen.as_ref().map(identity);
+        out.gone = self.open.extract_if(.., |o| gone_from(o, on_screen.as_deref())).collect();
         if !self.untracked() || self.closing_until(now).is_some() {
             return out;
         }
@@ -375,16 +374,7 @@ impl<H> Prompts<H> {
                 _ => false,
             })
         };
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < self.open.len() {
-            if done(&self.open[i]) {
-                out.push(self.open.remove(i));
-            } else {
-                i += 1;
-            }
-        }
-        out
+        self.open.extract_if(.., |o| done(o)).collect()
     }
 
     /// How to apply `answer` to the open prompt `id`. Call after a fresh frame was observed:
