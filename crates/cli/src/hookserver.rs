@@ -69,6 +69,9 @@ impl HookServer {
     }
 }
 
+/// Pause after a failed accept before the next.
+const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Starts the server on a random loopback port; calls arrive on the returned receiver.
 pub async fn start() -> Result<(HookServer, mpsc::Receiver<HookCall>)> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.context("cannot listen for hooks")?;
@@ -78,13 +81,22 @@ pub async fn start() -> Result<(HookServer, mpsc::Receiver<HookCall>)> {
     let expected = token.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            // The decision is one small response that must leave at once, not wait for the
-            // ACK of whatever hyper wrote before it (Nagle's algorithm: up to 40 ms).
-            let _ = stream.set_nodelay(true);
             if tx.is_closed() {
                 return;
             }
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: try again shortly rather than
+                    // spinning on the error.
+                    debug!("hook server accept: {e}");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            };
+            // The decision is one small response that must leave at once, not wait for the
+            // ACK of whatever hyper wrote before it (Nagle's algorithm: up to 40 ms).
+            let _ = stream.set_nodelay(true);
             let (tx, expected) = (tx.clone(), expected.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req| handle(req, tx.clone(), expected.clone()));
