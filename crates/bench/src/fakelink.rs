@@ -36,12 +36,9 @@ pub async fn connect(
     let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
     let nonce = sign::nonce_hex(rand::random());
     let mut req = format!("ws://127.0.0.1:{port}{LINK_PATH}").into_client_request()?;
-    let h = req.headers_mut();
-    h.insert(sign::HEADER_DEVICE, HeaderValue::from_str(device)?);
-    h.insert(sign::HEADER_TIMESTAMP, HeaderValue::from_str(&ts.to_string())?);
-    h.insert(sign::HEADER_NONCE, HeaderValue::from_str(&nonce)?);
-    let signature = sign::sign(secret, LINK_CONTEXT, device, ts, &nonce);
-    h.insert(sign::HEADER_SIGNATURE, HeaderValue::from_str(&signature)?);
+    for (name, value) in sign::signed_headers(secret, LINK_CONTEXT, device, ts, &nonce) {
+        req.headers_mut().insert(name, HeaderValue::from_str(&value)?);
+    }
     let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
     tcp.set_nodelay(true)?;
     let (ws, _) = tokio_tungstenite::client_async(req, tcp).await.context("link upgrade")?;

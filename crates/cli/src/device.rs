@@ -47,13 +47,7 @@ pub async fn login_link(creds: &Credentials) -> Result<LoginLink> {
     let device = creds.device_id.as_str();
     let ts = crate::now().as_secs();
     let nonce = sign::nonce_hex(rand::random());
-    let signature = sign::sign(&creds.secret, LOGIN_LINK_CONTEXT, device, ts, &nonce);
-    let headers = [
-        (sign::HEADER_DEVICE, device.to_owned()),
-        (sign::HEADER_TIMESTAMP, ts.to_string()),
-        (sign::HEADER_NONCE, nonce),
-        (sign::HEADER_SIGNATURE, signature),
-    ];
+    let headers = sign::signed_headers(&creds.secret, LOGIN_LINK_CONTEXT, device, ts, &nonce);
     let reply =
         net::post_json(&creds.server, LOGIN_LINK_PATH, &headers, b"{}".to_vec(), REQUEST_TIMEOUT)
             .await?;

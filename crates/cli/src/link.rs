@@ -181,13 +181,10 @@ async fn connection(
     let device = creds.device_id.as_str();
     let ts = now_secs();
     let nonce = sign::nonce_hex(rand::random());
-    let signature = sign::sign(&creds.secret, LINK_CONTEXT, device, ts, &nonce);
     let mut req = creds.server.ws(LINK_PATH).into_client_request()?;
-    let h = req.headers_mut();
-    h.insert(sign::HEADER_DEVICE, HeaderValue::from_str(device)?);
-    h.insert(sign::HEADER_TIMESTAMP, HeaderValue::from_str(&ts.to_string())?);
-    h.insert(sign::HEADER_NONCE, HeaderValue::from_str(&nonce)?);
-    h.insert(sign::HEADER_SIGNATURE, HeaderValue::from_str(&signature)?);
+    for (name, value) in sign::signed_headers(&creds.secret, LINK_CONTEXT, device, ts, &nonce) {
+        req.headers_mut().insert(name, HeaderValue::from_str(&value)?);
+    }
 
     let stream = net::connect(&creds.server).await?;
     let handshake = timeout(LINK_TIMEOUT, tokio_tungstenite::client_async(req, stream)).await;

@@ -55,6 +55,22 @@ pub fn sign(secret: &str, context: &str, device: &str, timestamp: i64, nonce: &s
     hex(&tag(secret, context, device, timestamp, nonce).finalize().into_bytes())
 }
 
+/// The four headers of a signed device request (device, timestamp, nonce, [`sign`]ature).
+pub fn signed_headers(
+    secret: &str,
+    context: &str,
+    device: &str,
+    timestamp: i64,
+    nonce: &str,
+) -> [(&'static str, String); 4] {
+    [
+        (HEADER_DEVICE, device.to_owned()),
+        (HEADER_TIMESTAMP, timestamp.to_string()),
+        (HEADER_NONCE, nonce.to_owned()),
+        (HEADER_SIGNATURE, sign(secret, context, device, timestamp, nonce)),
+    ]
+}
+
 /// Checks a signature in constant time. Malformed hex is simply a mismatch.
 pub fn verify(
     secret: &str,
@@ -246,6 +262,18 @@ impl FrameOpener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signed_headers_carry_the_signature_of_their_own_values() {
+        let h = signed_headers("secret", "ctx", "dev-1", 1_700_000_000, "ab12");
+        let value = |name: &str| h.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+        assert_eq!(value(HEADER_DEVICE).as_deref(), Some("dev-1"));
+        assert_eq!(value(HEADER_TIMESTAMP).as_deref(), Some("1700000000"));
+        assert_eq!(value(HEADER_NONCE).as_deref(), Some("ab12"));
+        let sig = value(HEADER_SIGNATURE).unwrap();
+        assert!(verify("secret", "ctx", "dev-1", 1_700_000_000, "ab12", &sig));
+        assert!(!verify("secret", "other", "dev-1", 1_700_000_000, "ab12", &sig));
+    }
 
     const SECRET: &str = "device-secret-0123456789";
     const NONCE: &str = "00112233445566778899aabbccddeeff";

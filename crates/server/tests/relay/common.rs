@@ -464,13 +464,10 @@ pub fn signed_headers(
     timestamp: i64,
     nonce: &str,
 ) -> Vec<(String, String)> {
-    let sig = sign::sign(&device.secret, context, &device.id, timestamp, nonce);
-    vec![
-        (sign::HEADER_DEVICE.into(), device.id.clone()),
-        (sign::HEADER_TIMESTAMP.into(), timestamp.to_string()),
-        (sign::HEADER_NONCE.into(), nonce.into()),
-        (sign::HEADER_SIGNATURE.into(), sig),
-    ]
+    sign::signed_headers(&device.secret, context, &device.id, timestamp, nonce)
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
