@@ -44,6 +44,9 @@ pub struct Terminal {
     pub child: Box<dyn Child + Send + Sync>,
     writer: Box<dyn Write + Send>,
     output: Arc<Mutex<Vec<u8>>>,
+    /// The thread copying the terminal's output into `output`; it ends once nothing holds the
+    /// terminal open any more.
+    drain: std::thread::JoinHandle<()>,
     pub home: tempfile::TempDir,
 }
 
@@ -107,7 +110,7 @@ impl Terminal {
         let writer = pair.master.take_writer().unwrap();
         let output = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&output);
-        std::thread::spawn(move || {
+        let drain = std::thread::spawn(move || {
             let mut buf = [0u8; 65536];
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
@@ -116,7 +119,7 @@ impl Terminal {
                 sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        Self { master: pair.master, child, writer, output, home }
+        Self { master: pair.master, child, writer, output, drain, home }
     }
 
     pub fn write(&mut self, bytes: &[u8]) {
@@ -153,6 +156,12 @@ impl Terminal {
         let until = Instant::now() + DEADLINE;
         while Instant::now() < until {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // Its last output may still be on its way into `output`: wait for the drain to
+                // read to the end (bounded, since a leftover grandchild could hold the terminal).
+                let drained = Instant::now() + Duration::from_secs(5);
+                while !self.drain.is_finished() && Instant::now() < drained {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 return status.exit_code();
             }
             std::thread::sleep(Duration::from_millis(10));
