@@ -264,3 +264,60 @@ async fn transcript_pages_forwards_and_backwards() {
     .await;
     assert_eq!(text, "hello\n\nx\n");
 }
+
+#[tokio::test]
+async fn codes_tokens_and_cookies_are_stored_only_as_hashes() {
+    let server = TestServer::start().await;
+    let device = server.pair("laptop").await;
+    let unused_code = server.pairing_code("spare");
+    let unused_login = server.login_token();
+    let cookie = server.login().await;
+    let cookie = cookie.strip_prefix("cr_session=").unwrap().to_owned();
+    let api = {
+        let admin = server.admin();
+        cr_server::mint::api_token(&admin.conn, "script", cr_server::now()).unwrap().token
+    };
+    let db = server.db.clone();
+    let _dir = server.stop().await;
+    let mut bytes = std::fs::read(&db).unwrap();
+    if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
+        bytes.extend(wal);
+    }
+    let holds = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+    // What the relay must know in clear is there, so the search itself works.
+    assert!(holds(&device.id), "the device id is stored");
+    for (what, secret) in [
+        ("pairing code", &unused_code),
+        ("login token", &unused_login),
+        ("cookie", &cookie),
+        ("API token", &api),
+    ] {
+        assert!(!holds(secret), "the {what} is stored in clear");
+    }
+}
+
+#[tokio::test]
+async fn a_device_signature_cannot_answer_prompts_or_type() {
+    let server = TestServer::start().await;
+    let device = server.pair("laptop").await;
+    let (mut link, _) = server.link(&device, "s-dev").await;
+    link.send(&opened(1, tool_prompt("p-dev", "s-dev"))).await;
+    link.acked(1).await;
+    for (path, body) in
+        [("/api/prompts/p-dev/approve", "{}"), ("/api/sessions/s-dev/input", r#"{"text":"y"}"#)]
+    {
+        for context in [cr_proto::sign::LOGIN_LINK_CONTEXT, cr_proto::sign::LINK_CONTEXT] {
+            let headers = signed_headers(&device, context, now_ms() / 1000, &fresh_nonce());
+            let mut h: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            h.push(("content-type", "application/json"));
+            let res = server.request("POST", path, &h, Some(body)).await;
+            assert_eq!(res.status, 401, "{path} with a {context} signature: {}", res.text());
+        }
+    }
+    // The prompt is still waiting for a phone.
+    let cookie = server.login().await;
+    let detail: serde_json::Value = server.get("/api/sessions/s-dev", Some(&cookie)).await.json();
+    assert_eq!(detail["status"], "waiting", "{detail}");
+    assert_eq!(detail["pending"], 1, "{detail}");
+}
