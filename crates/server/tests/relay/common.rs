@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cr_proto::sign::{self, FrameOpener, FrameSealer, LinkKeys};
@@ -213,6 +214,8 @@ pub struct RelayProcess {
     pub child: Child,
     pub addr: SocketAddr,
     pub stdout: String,
+    /// Everything the relay logged so far (debug level).
+    pub stderr: Arc<Mutex<String>>,
 }
 
 impl RelayProcess {
@@ -220,16 +223,22 @@ impl RelayProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cr-server"))
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
-            .env("RUST_LOG", "cr_server=info")
+            .env("RUST_LOG", "cr_server=debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&log);
         // Keep draining stderr for the whole life of the relay, so logging never blocks it.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+                drop(all);
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
                     let _ = tx.send(addr);
@@ -249,7 +258,7 @@ impl RelayProcess {
             stdout.push_str(&line);
             stdout.push('\n');
         }
-        Self { child, addr: addr.parse().unwrap(), stdout }
+        Self { child, addr: addr.parse().unwrap(), stdout, stderr: log }
     }
 
     pub fn kill9(mut self) {

@@ -54,9 +54,30 @@ async fn first_run_prints_a_working_login_link_and_pairing_code() {
     let body = serde_json::json!({"token": token}).to_string();
     let res = http(relay.addr, "POST", "/api/login", &[("origin", &origin)], Some(&body)).await;
     assert_eq!(res.status, 200, "{}", res.text());
+    let cookie = res.header("set-cookie").unwrap();
+    let cookie = cookie.split(';').next().unwrap().strip_prefix("cr_session=").unwrap().to_owned();
     let body = serde_json::json!({"code": code}).to_string();
     let res = http(relay.addr, "POST", "/api/pair", &[], Some(&body)).await;
     assert_eq!(res.status, 200, "{}", res.text());
+    let secret = res.json::<serde_json::Value>()["secret"].as_str().unwrap().to_owned();
+    // Wrong guesses are logged as failures, without what was guessed.
+    let (bad_token, bad_code) = ("crl_not-a-real-token-1234567890", "WRONG-CODE-42");
+    let body = serde_json::json!({"token": bad_token}).to_string();
+    http(relay.addr, "POST", "/api/login", &[("origin", &origin)], Some(&body)).await;
+    let body = serde_json::json!({"code": bad_code}).to_string();
+    http(relay.addr, "POST", "/api/pair", &[], Some(&body)).await;
+    let log = relay.stderr.lock().unwrap().clone();
+    assert!(log.contains("listening on"), "the log is captured: {log}");
+    for (what, s) in [
+        ("login token", token),
+        ("pairing code", code),
+        ("cookie", cookie.as_str()),
+        ("device secret", secret.as_str()),
+        ("guessed token", bad_token),
+        ("guessed code", bad_code),
+    ] {
+        assert!(!log.contains(s), "the {what} is in the relay's log:\n{log}");
+    }
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(
