@@ -321,3 +321,25 @@ async fn a_device_signature_cannot_answer_prompts_or_type() {
     assert_eq!(detail["status"], "waiting", "{detail}");
     assert_eq!(detail["pending"], 1, "{detail}");
 }
+
+#[tokio::test]
+async fn codes_and_login_links_work_for_ten_minutes() {
+    let server = TestServer::start().await;
+    let ago = |min: i64| cr_proto::Timestamp(cr_server::now().0 - min * 60_000);
+    let (admin, public) = (server.admin(), server.public_url());
+    let fresh_code = cr_server::mint::pairing_code(&admin.conn, &public, "a", ago(9)).unwrap().code;
+    let old_code = cr_server::mint::pairing_code(&admin.conn, &public, "b", ago(11)).unwrap().code;
+    let fresh_login = cr_server::mint::login_link(&admin.conn, &public, "a", ago(9)).unwrap().token;
+    let old_login = cr_server::mint::login_link(&admin.conn, &public, "b", ago(11)).unwrap().token;
+    for (code, want) in [(old_code, 401), (fresh_code, 200)] {
+        let body = serde_json::json!({"code": code}).to_string();
+        let res = server.post("/api/pair", None, &body).await;
+        assert_eq!(res.status, want, "{}", res.text());
+    }
+    let origin = server.url();
+    for (token, want) in [(old_login, 401), (fresh_login, 200)] {
+        let body = serde_json::json!({"token": token}).to_string();
+        let res = server.request("POST", "/api/login", &[("origin", &origin)], Some(&body)).await;
+        assert_eq!(res.status, want, "{}", res.text());
+    }
+}
