@@ -8,8 +8,9 @@
 //! - `ask`: prints a `[y/N]` question, reads the answer in raw mode, repeats.
 //! - `idle`: prints some lines, then waits (a session nobody types into).
 //! - `claude`: a stand-in for Claude Code, chosen when the binary runs under the name `claude`:
-//!   it reads the hooks `cr` passes in `--settings`, draws a permission dialog and runs the
-//!   `PermissionRequest` hook command with a payload on stdin, as Claude Code does.
+//!   it reads the hooks `cr` passes in `--settings`, draws a permission dialog and calls the
+//!   `PermissionRequest` hook with a payload, as Claude Code does: POSTed to an `http` hook,
+//!   or on stdin of a `command` hook.
 
 use std::fs::File;
 use std::io::{BufRead as _, Read as _, Write};
@@ -216,17 +217,14 @@ fn dialog(command: &str) -> String {
 }
 
 /// `claude` (the stand-in): reads `--settings` as `cr` passes it, then `count` times draws
-/// a dialog and runs the `PermissionRequest` hook command through `/bin/sh -c` with the
-/// payload on stdin, stamping when it invoked the hook and when the hook returned.
+/// a dialog and calls the `PermissionRequest` hook with a payload, stamping when it invoked
+/// the hook and when the hook returned.
 pub fn claude(args: &[String]) -> Result<()> {
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
     let settings: serde_json::Value =
         serde_json::from_str(value("--settings").context("no --settings: run me under cr")?)
             .context("--settings is not JSON")?;
-    let command = settings["hooks"]["PermissionRequest"][0]["hooks"][0]["command"]
-        .as_str()
-        .context("no PermissionRequest command hook in --settings")?
-        .to_owned();
+    let hook = Hook::from_settings(&settings["hooks"]["PermissionRequest"][0]["hooks"][0])?;
     let count: u64 = value(FLAG_COUNT).map_or(Ok(1), |c| c.parse())?;
     let log = PathBuf::from(value(FLAG_LOG).context("no --bench-log")?);
     let pause = value(FLAG_PAUSE)
@@ -249,22 +247,8 @@ pub fn claude(args: &[String]) -> Result<()> {
         })
         .to_string();
         let invoked = now_ns();
-        let mut hook = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&command)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("running the hook command")?;
-        hook.stdin.take().expect("piped").write_all(payload.as_bytes())?;
-        let mut reply = String::new();
-        hook.stdout.take().expect("piped").read_to_string(&mut reply)?;
-        let status = hook.wait()?;
+        let reply = hook.call(&payload)?;
         let returned = now_ns();
-        if !status.success() {
-            bail!("the hook command failed: {status}");
-        }
         let decision: serde_json::Value = serde_json::from_str(&reply).unwrap_or_default();
         let behavior = decision["hookSpecificOutput"]["decision"]["behavior"]
             .as_str()
@@ -277,9 +261,135 @@ pub fn claude(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A `PermissionRequest` hook as `--settings` declares it.
+enum Hook {
+    /// `{"type":"command"}`: run through `/bin/sh -c`, payload on stdin, reply on stdout.
+    Command(String),
+    /// `{"type":"http"}`: POST the payload, the reply is the body. `addr` and `path` come from
+    /// the URL (loopback `http://host:port/path` only); headers are interpolated from the
+    /// environment for the variables `allowedEnvVars` lists, as Claude Code does.
+    Http { addr: String, path: String, headers: Vec<(String, String)> },
+}
+
+impl Hook {
+    fn from_settings(h: &serde_json::Value) -> Result<Self> {
+        match h["type"].as_str() {
+            Some("command") => Ok(Self::Command(
+                h["command"].as_str().context("a command hook without a command")?.to_owned(),
+            )),
+            Some("http") => {
+                let url = h["url"].as_str().context("an http hook without a url")?;
+                let rest = url.strip_prefix("http://").context("not an http:// url")?;
+                let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                let allowed: Vec<&str> = h["allowedEnvVars"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str())
+                    .collect();
+                let headers = h["headers"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| {
+                        let env = |name: &str| std::env::var(name).ok();
+                        (k.clone(), interpolate(v.as_str().unwrap_or(""), &allowed, env))
+                    })
+                    .collect();
+                Ok(Self::Http { addr: addr.to_owned(), path: path.to_owned(), headers })
+            }
+            other => bail!("no PermissionRequest hook this stand-in can run: {other:?}"),
+        }
+    }
+
+    /// Calls the hook with `payload`; its reply (empty when it gave none).
+    fn call(&self, payload: &str) -> Result<String> {
+        match self {
+            Self::Command(command) => {
+                let mut hook = Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(command)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .context("running the hook command")?;
+                hook.stdin.take().expect("piped").write_all(payload.as_bytes())?;
+                let mut reply = String::new();
+                hook.stdout.take().expect("piped").read_to_string(&mut reply)?;
+                let status = hook.wait()?;
+                if !status.success() {
+                    bail!("the hook command failed: {status}");
+                }
+                Ok(reply)
+            }
+            Self::Http { addr, path, headers } => {
+                // A fresh connection per call, and the request in one write.
+                let mut stream = std::net::TcpStream::connect(addr.as_str())
+                    .with_context(|| format!("connecting to the http hook at {addr}"))?;
+                stream.set_nodelay(true)?;
+                let mut req = format!(
+                    "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n",
+                    payload.len()
+                );
+                for (k, v) in headers {
+                    req.push_str(&format!("{k}: {v}\r\n"));
+                }
+                req.push_str("\r\n");
+                req.push_str(payload);
+                stream.write_all(req.as_bytes())?;
+                let mut resp = String::new();
+                stream.read_to_string(&mut resp)?;
+                let (head, body) = resp.split_once("\r\n\r\n").context("a reply without a body")?;
+                if !head.starts_with("HTTP/1.1 2") {
+                    bail!("the http hook answered {:?}", head.lines().next());
+                }
+                Ok(body.to_owned())
+            }
+        }
+    }
+}
+
+/// `$VAR` and `${VAR}` replaced by `env(VAR)` when `allowed`, else by nothing.
+fn interpolate(value: &str, allowed: &[&str], env: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, tail) = match after.strip_prefix('{').and_then(|a| a.split_once('}')) {
+            Some((name, tail)) => (name, tail),
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], &after[end..])
+            }
+        };
+        if allowed.contains(&name) {
+            out.push_str(&env(name).unwrap_or_default());
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_take_only_allowed_variables() {
+        let env = |name: &str| (name == "CR_HOOK_TOKEN").then(|| "t0k".to_owned());
+        let allowed = ["CR_HOOK_TOKEN"];
+        assert_eq!(interpolate("$CR_HOOK_TOKEN", &allowed, env), "t0k");
+        assert_eq!(interpolate("Bearer ${CR_HOOK_TOKEN}!", &allowed, env), "Bearer t0k!");
+        assert_eq!(interpolate("$CR_HOOK_TOKEN", &[], env), "", "not allowed: empty");
+        assert_eq!(interpolate("x $HOME y", &allowed, env), "x  y");
+        assert_eq!(interpolate("plain", &allowed, env), "plain");
+    }
 
     #[test]
     fn stamps_parse_and_torn_lines_are_skipped() {

@@ -46,6 +46,10 @@ pub struct RunArgs {
     /// Do not add Claude Code hooks; prompts are read off the screen only.
     #[arg(long)]
     pub no_hooks: bool,
+    /// How Claude Code asks `cr` for permission: `http` (2.1.112 and later post to `cr`
+    /// directly), `command` (runs `cr hook`), or `auto` (by the installed version).
+    #[arg(long, env = "CR_HOOK_TRANSPORT", value_enum, default_value_t, value_name = "HOW")]
+    pub hook_transport: crate::claude::HookTransport,
     /// Device id (overrides the saved one; normally set by `cr pair`).
     #[arg(long, env = "CR_DEVICE_ID", hide = true)]
     pub device_id: Option<String>,

@@ -2,11 +2,14 @@
 //! `PermissionRequest` becomes, and the decision JSON an answer turns into
 //! (research/claude-code.md §4.1, §4.3, §4.4). The loopback server is in `hookserver`.
 //!
-//! The hooks are `command` hooks running `cr hook`, which forwards the payload to this `cr`'s
-//! loopback server and prints the reply. Claude Code 2.0.x has no `http` hook type, and
-//! `http` PostToolUse hooks were reported not to fire (anthropics/claude-code#32977), while
-//! command hooks work in 2.0.76, 2.1.112 and 2.1.329 alike. The server's address and per-run
-//! token reach `cr hook` through the environment (readable only by the user), never argv.
+//! The state hooks are `command` hooks running `cr hook`, which forwards the payload to this
+//! `cr`'s loopback server and prints the reply: they work in 2.0.76, 2.1.112 and 2.1.329
+//! alike, while `http` PostToolUse hooks were reported not to fire
+//! (anthropics/claude-code#32977). `PermissionRequest`, where every millisecond is the
+//! phone's wait, is an `http` hook straight to that server when the installed Claude Code has
+//! them (see [`crate::claude`]); 2.0.x, which has no `http` type, runs `cr hook` for it too.
+//! The server's address and per-run token reach Claude Code through the environment
+//! (readable only by the user), never argv.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -37,11 +40,26 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// The hooks `cr` registers, as a settings object.
-pub fn settings(cr_exe: &str) -> Value {
+///
+/// With `permission_url`, Claude Code POSTs `PermissionRequest` calls there itself (an
+/// `http` hook, 2.1.112 and later), sending the token from the environment in
+/// [`TOKEN_HEADER`](crate::hookserver::TOKEN_HEADER) so it never shows in the command line.
+/// The state events stay `command` hooks: `http` PostToolUse hooks were reported not to fire.
+pub fn settings(cr_exe: &str, permission_url: Option<&str>) -> Value {
     let command = format!("{} hook", shell_quote(cr_exe));
     let hook = |timeout: u64| json!([{ "matcher": "*", "hooks": [{ "type": "command", "command": command, "timeout": timeout }] }]);
+    let permission = match permission_url {
+        Some(url) => json!([{ "matcher": "*", "hooks": [{
+            "type": "http",
+            "url": url,
+            "timeout": PERMISSION_TIMEOUT_SECS,
+            "headers": { crate::hookserver::TOKEN_HEADER: format!("${ENV_HOOK_TOKEN}") },
+            "allowedEnvVars": [ENV_HOOK_TOKEN],
+        }] }]),
+        None => hook(PERMISSION_TIMEOUT_SECS),
+    };
     let mut hooks = serde_json::Map::new();
-    hooks.insert("PermissionRequest".into(), hook(PERMISSION_TIMEOUT_SECS));
+    hooks.insert("PermissionRequest".into(), permission);
     for event in STATE_EVENTS {
         hooks.insert((*event).into(), hook(STATE_TIMEOUT_SECS));
     }
@@ -555,11 +573,23 @@ mod tests {
 
     #[test]
     fn settings_register_every_hook_and_keep_the_users() {
-        let ours = settings("/opt/it's/cr");
+        let ours = settings("/opt/it's/cr", None);
         let cmd = ours["hooks"]["PermissionRequest"][0]["hooks"][0]["command"].as_str().unwrap();
         assert_eq!(cmd, r"'/opt/it'\''s/cr' hook");
         for e in STATE_EVENTS {
             assert!(ours["hooks"][e].is_array(), "{e}");
+        }
+        // The http form: only PermissionRequest changes, and the token is left to Claude
+        // Code's interpolation of an allowed environment variable.
+        let http = settings("/opt/it's/cr", Some("http://127.0.0.1:9/hook"));
+        let h = &http["hooks"]["PermissionRequest"][0]["hooks"][0];
+        assert_eq!(h["type"], "http");
+        assert_eq!(h["url"], "http://127.0.0.1:9/hook");
+        assert_eq!(h["timeout"], PERMISSION_TIMEOUT_SECS);
+        assert_eq!(h["headers"][crate::hookserver::TOKEN_HEADER], "$CR_HOOK_TOKEN");
+        assert_eq!(h["allowedEnvVars"], json!([ENV_HOOK_TOKEN]));
+        for e in STATE_EVENTS {
+            assert_eq!(http["hooks"][e], ours["hooks"][e], "{e}");
         }
         let no_file =
             |_: &str| -> std::io::Result<String> { Err(std::io::ErrorKind::NotFound.into()) };

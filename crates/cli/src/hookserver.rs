@@ -20,7 +20,7 @@ use tokio::{
     net::TcpListener,
     sync::{mpsc, oneshot},
 };
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     hooks::{self, ENV_HOOK_ADDR, ENV_HOOK_TOKEN, HookPayload},
@@ -35,6 +35,10 @@ pub const HOOK_PATH: &str = "/hook";
 pub const MAX_HOOK_BODY: usize = 8 << 20;
 /// Hook calls waiting for the session.
 pub const HOOK_CALLS_CAP: usize = 32;
+/// Logged when a `PermissionRequest` call starts waiting for an answer.
+pub const PERMISSION_WAITING: &str = "permission hook call waiting";
+/// Logged when a `PermissionRequest` call got its reply.
+pub const PERMISSION_RETURNED: &str = "permission hook call returned";
 
 /// A hook call for the session.
 #[derive(Debug)]
@@ -60,6 +64,11 @@ pub struct HookServer {
 }
 
 impl HookServer {
+    /// The URL an `http` hook posts to.
+    pub fn url(&self) -> String {
+        format!("http://{}{HOOK_PATH}", self.addr)
+    }
+
     /// The environment that lets `cr hook` (run by Claude Code) reach this server.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
@@ -81,10 +90,12 @@ pub async fn start() -> Result<(HookServer, mpsc::Receiver<HookCall>)> {
     let expected = token.clone();
     tokio::spawn(async move {
         loop {
-            if tx.is_closed() {
-                return;
-            }
-            let stream = match listener.accept().await {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                // The session is gone (or never took the calls): stop listening.
+                () = tx.closed() => return,
+            };
+            let stream = match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of file descriptors and the like: try again shortly rather than
@@ -156,7 +167,9 @@ async fn handle(
         if tx.send(HookCall::Permission { payload, reply: reply_tx }).await.is_err() {
             return Ok(reply(StatusCode::OK, none));
         }
+        info!("{PERMISSION_WAITING}");
         let decision = reply_rx.await.unwrap_or_else(|_| hooks::no_decision());
+        info!("{PERMISSION_RETURNED}");
         return Ok(reply(StatusCode::OK, decision.to_string()));
     }
     // State events never wait: a full queue drops the event rather than slow Claude down.

@@ -10,6 +10,7 @@
 //! - [`detect`]: a screen → the question it asks, frame by frame (pure).
 //! - [`prompt`]: open prompts against the settled screen: open, join, close, answer (pure).
 //! - [`hooks`]: Claude Code hook settings, hook prompts, decision JSON (pure).
+//! - [`claude`]: which Claude Code a command starts, so which hooks it can run.
 //! - [`uplink`]: the numbered, acknowledged, bounded event queue (pure).
 //! - [`link`]: the WebSocket to the relay: handshake, MAC'd frames, heartbeats, backoff.
 //!
@@ -23,6 +24,7 @@
 //! stdin, window size), [`config`] (flags, `CR_*`, the config file), [`net`] (URLs, TCP/TLS,
 //! HTTP requests) and [`device`] (`cr pair`, `cr qr`).
 
+pub mod claude;
 pub mod config;
 pub mod detect;
 pub mod device;

@@ -143,7 +143,8 @@ async fn run(config_path: &std::path::Path, args: RunArgs) -> Result<ExitCode> {
     });
     let hook_exe = if args.no_hooks { None } else { std::env::current_exe().ok() };
     let size = term::window_size().unwrap_or(FALLBACK_SIZE);
-    let config = SessionConfig { argv, name, cwd, credentials, hook_exe, size };
+    let hook_transport = args.hook_transport;
+    let config = SessionConfig { argv, name, cwd, credentials, hook_exe, hook_transport, size };
 
     let session = Session::start(config, Box::new(term::RawStdout)).await?;
 

@@ -21,6 +21,7 @@ use cr_proto::{
 };
 
 use crate::{
+    claude::HookTransport,
     config::Credentials,
     detect::detect,
     downlink::{Ledger, Verdict},
@@ -60,6 +61,8 @@ pub struct SessionConfig {
     pub credentials: Option<Credentials>,
     /// When the command is `claude`: the `cr` executable its hooks call (`None`: no hooks).
     pub hook_exe: Option<PathBuf>,
+    /// How Claude Code's `PermissionRequest` reaches `cr`.
+    pub hook_transport: HookTransport,
     /// Initial terminal size (rows, cols).
     pub size: (u16, u16),
 }
@@ -99,16 +102,20 @@ impl Session {
         let mut env = Vec::new();
         let mut hook_rx = None;
         if let Some(exe) = config.hook_exe.as_ref().filter(|_| is_claude(&argv)) {
-            let ours = hooks::settings(&exe.to_string_lossy());
+            let (server, rx) = hookserver::start().await?;
+            let transport =
+                config.hook_transport.resolve(&argv[0], std::env::var_os("PATH").as_deref());
+            let url = (transport == HookTransport::Http).then(|| server.url());
+            let ours = hooks::settings(&exe.to_string_lossy(), url.as_deref());
             match hooks::claude_args(&argv[1..], &ours, |p| std::fs::read_to_string(p)) {
                 Ok(args) => {
-                    let (server, rx) = hookserver::start().await?;
                     env.extend(server.env());
                     argv.truncate(1);
                     argv.extend(args);
                     hook_rx = Some(rx);
-                    debug!(addr = %server.addr, "hooks on");
+                    debug!(addr = %server.addr, ?transport, "hooks on");
                 }
+                // Dropping `rx` stops the server.
                 Err(e) => warn!("running without hooks: {e}"),
             }
         }

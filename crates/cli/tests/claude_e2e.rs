@@ -275,6 +275,9 @@ fn bash_answers(s: &mut Session<'_>, hooks: bool, tag: &str) {
     s.wait_joined(hooks);
     if hooks {
         assert_eq!(s.run.hook_calls(), 1, "Claude Code's hook call waits for cr");
+        // 2.1.112 and later post straight to cr; older versions run `cr hook`.
+        let processes = usize::from(!s.run.http_hooks);
+        assert_eq!(s.run.hook_processes(), processes, "cr hook processes while it waits");
     }
     // A person at the keyboard: 2.1.329 drops keys that come within ~0.1 s of its dialog
     // appearing, so a press that changed nothing is pressed again, as a person would.

@@ -107,6 +107,8 @@ struct Probe<'a> {
     asked: &'static str,
     answered: &'static str,
     tag: fn(u64) -> String,
+    /// What the child must log as the answer it got: the phone's approval, nothing else.
+    approved: &'static str,
 }
 
 fn run_child(
@@ -146,6 +148,14 @@ fn run_child(
         }
         let (q, r) = (asked.get(&seq), answered.get(&seq));
         let (Some(q), Some(r)) = (q, r) else { bail!("the child did not log prompt {seq}") };
+        // The child's answer must be the phone's: the approval, arriving after the POST.
+        if r.detail != probe.approved || r.ns < a.post_ns {
+            bail!(
+                "prompt {seq} was answered {:?} {} ms after the phone's POST, not by the phone",
+                r.detail,
+                ms_between(a.post_ns, r.ns)
+            );
+        }
         pairs.push((ms_between(q.ns, a.seen_ns), ms_between(a.post_ns, r.ns)));
     }
     Ok(pairs)
@@ -165,7 +175,9 @@ fn process_starts(cr: &std::path::Path, n: usize) -> Result<Vec<f64>> {
         .collect()
 }
 
-fn hook_round(ctx: &Ctx, fx: &Fixture, count: u64) -> Result<Pairs> {
+/// One round of hook prompts; `transport` is what `cr --hook-transport` gets: `http` as
+/// Claude Code 2.1.112 and later use, `command` (`cr hook` run through `/bin/sh -c`) as 2.0.x.
+fn hook_round(ctx: &Ctx, fx: &Fixture, count: u64, transport: &str) -> Result<Pairs> {
     let bin = fx.dir.path().join("bin");
     std::fs::create_dir_all(&bin)?;
     let claude = bin.join("claude");
@@ -176,9 +188,14 @@ fn hook_round(ctx: &Ctx, fx: &Fixture, count: u64) -> Result<Pairs> {
     let mut args: Vec<OsString> = vec!["--".into(), "claude".into()];
     args.extend(child::claude_args(count, &log, HOOK_PAUSE_MS).into_iter().map(OsString::from));
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let launch = fx.cr(args, TERM_SIZE).env("PATH", path);
-    let probe =
-        Probe { log: &log, asked: "hook", answered: "returned", tag: |s| format!("bench {s}\n") };
+    let launch = fx.cr(args, TERM_SIZE).env("PATH", path).env("CR_HOOK_TRANSPORT", transport);
+    let probe = Probe {
+        log: &log,
+        asked: "hook",
+        answered: "returned",
+        tag: |s| format!("bench {s}\n"),
+        approved: "allow",
+    };
     run_child(ctx, fx, launch, count, &probe)
 }
 
@@ -195,7 +212,13 @@ fn screen_round(ctx: &Ctx, fx: &Fixture, count: u64) -> Result<Pairs> {
         "--log",
         &log.to_string_lossy(),
     ]);
-    let probe = Probe { log: &log, asked: "asked", answered: "got", tag: |s| format!("Step {s}:") };
+    let probe = Probe {
+        log: &log,
+        asked: "asked",
+        answered: "got",
+        tag: |s| format!("Step {s}:"),
+        approved: "y",
+    };
     run_child(ctx, fx, fx.cr_running(child, TERM_SIZE), count, &probe)
 }
 
@@ -205,40 +228,46 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         if ctx.quick { (QUICK_COUNT, QUICK_COUNT) } else { (FULL_HOOKS, FULL_SCREENS) };
     let fx = Fixture::new(&ctx.bins)?;
     let mut details = vec![format!(
-        "per round {hooks} hook prompts (stand-in `claude` running the real `cr hook` command \
-         through `/bin/sh -c`) and {screens} `[y/N]` screen prompts; the phone approves each \
-         prompt {} ms after its `prompt` event arrives (a person reading the card)",
+        "per round {hooks} hook prompts twice, then {screens} `[y/N]` screen prompts. The \
+         stand-in `claude` reads the `--settings` `cr` gives it and calls the \
+         `PermissionRequest` hook as Claude Code does: an `http` hook POSTing to `cr` \
+         (2.1.112 and later; the table's hook rows), then the `cr hook` command through \
+         `/bin/sh -c` (2.0.x). The phone approves each prompt {} ms after its `prompt` event \
+         arrives (a person reading the card), and each answer is checked to be that approval",
         READ_DELAY.as_millis()
     )];
-    let mut hook_all: Pairs = Vec::new();
-    let mut screen_all: Pairs = Vec::new();
-    let mut per_round: [Vec<[f64; 2]>; 2] = [Vec::new(), Vec::new()];
+    const KINDS: [&str; 3] = ["hook (http)", "screen", "hook (command)"];
+    let mut all: [Pairs; 3] = Default::default();
+    let mut per_round: [Vec<[f64; 2]>; 3] = Default::default();
     for r in 0..ctx.rounds {
-        let h = hook_round(ctx, &fx, hooks)?;
-        let s = screen_round(ctx, &fx, screens)?;
-        for (which, pairs) in [(0, &h), (1, &s)] {
+        let got = [
+            hook_round(ctx, &fx, hooks, "http")?,
+            screen_round(ctx, &fx, screens)?,
+            hook_round(ctx, &fx, hooks, "command")?,
+        ];
+        for (which, pairs) in got.into_iter().enumerate() {
             let q = summarize(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()).expect("samples");
             let a = summarize(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()).expect("samples");
             per_round[which].push([q.p50, a.p50]);
             details.push(format!(
                 "round {} {}: question → phone p50 {} p99 {}; answer → program p50 {} p99 {}",
                 r + 1,
-                if which == 0 { "hook" } else { "screen" },
+                KINDS[which],
                 ms(q.p50),
                 ms(q.p99),
                 ms(a.p50),
                 ms(a.p99)
             ));
+            all[which].extend(pairs);
         }
-        hook_all.extend(h);
-        screen_all.extend(s);
     }
+    let [hook_all, screen_all, command_all] = all;
     let starts = process_starts(&ctx.bins.cr, if ctx.quick { 5 } else { 200 })?;
     let st = summarize(&starts).expect("samples");
     details.push(format!(
         "for scale: running `/bin/sh -c 'cr --version'` to its exit takes p50 {} p99 {} on this \
-         machine (n = {}); a hook question pays one such process start before `cr hook` can \
-         say anything, and a hook answer one exit",
+         machine (n = {}); with the `cr hook` command a question pays one such process start \
+         before `cr hook` can say anything, and an answer one exit",
         ms(st.p50),
         ms(st.p99),
         starts.len()
@@ -291,11 +320,17 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             spread(&per_round[1], 1),
         ),
     ];
-    // The hook rows include starting (question) and ending (answer) a process; the table says
-    // what that alone costs here, so the row reads against it.
-    for i in [0, 2] {
-        rows[i].measured =
-            format!("{} (running a process alone: p50 {})", rows[i].measured, ms(st.p50));
+    // The same rows for 2.0.x, whose hook is a process: the table says what it measured and
+    // what a process start alone costs here, so they read against each other.
+    for (row, i) in [(0, 0), (2, 1)] {
+        let c = summarize(&col(&command_all, i)).expect("samples");
+        rows[row].measured = format!(
+            "{}; with the `cr hook` command (Claude Code 2.0.x) p50 {} (running a process \
+             alone: p50 {})",
+            rows[row].measured,
+            ms(c.p50),
+            ms(st.p50)
+        );
     }
     Ok(Outcome { rows, details })
 }

@@ -156,6 +156,8 @@ pub struct Claude<'a> {
 /// `cr -- claude …` in a PTY, in a fresh project with a throw-away HOME.
 pub struct ClaudeRun {
     pub t: Terminal,
+    /// Whether `PermissionRequest` should reach `cr` as an `http` hook (2.1.112 and later).
+    pub http_hooks: bool,
     pub home: tempfile::TempDir,
     pub project: PathBuf,
     _project_dir: tempfile::TempDir,
@@ -209,7 +211,11 @@ impl Claude<'_> {
         }
         launch.cwd = Some(project.clone());
         launch.size = (32, 100);
-        ClaudeRun { t: Terminal::start(launch), home, project, _project_dir: project_dir }
+        let http_hooks = self.hooks
+            && cr::claude::Version::parse(self.version)
+                .is_some_and(|v| v >= cr::claude::HTTP_HOOKS_SINCE);
+        let t = Terminal::start(launch);
+        ClaudeRun { t, http_hooks, home, project, _project_dir: project_dir }
     }
 }
 
@@ -223,8 +229,16 @@ impl ClaudeRun {
         state["projects"][self.project.to_string_lossy().as_ref()]["hasTrustDialogAccepted"] == true
     }
 
-    /// `cr hook` processes running under this `cr` (Claude Code's hook calls in flight).
+    /// Claude Code's `PermissionRequest` calls in flight: received by `cr`'s hook server and
+    /// not yet answered, from `cr`'s log (whichever way they came in).
     pub fn hook_calls(&self) -> usize {
+        let log = self.t.log();
+        let count = |needle: &str| log.matches(needle).count();
+        count(cr::hookserver::PERMISSION_WAITING) - count(cr::hookserver::PERMISSION_RETURNED)
+    }
+
+    /// `cr hook` processes running under this `cr` (command hooks in flight).
+    pub fn hook_processes(&self) -> usize {
         let root = self.t.pid();
         let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_cr")).unwrap();
         let mut n = 0;
