@@ -1,6 +1,7 @@
-//! Just enough HTTP/1.1 for the harness: one request per connection (`Connection: close`),
-//! blocking for setup and async for phones answering prompts, with the send time stamped on
-//! the shared clock. Responses are parsed by one pure function.
+//! Just enough HTTP/1.1 for the harness: one request per connection (`Connection: close`)
+//! for setup, and a kept-alive connection for phones answering prompts (as a browser keeps
+//! its connection to the page's origin), with the send time stamped on the shared clock.
+//! Responses are parsed by one pure function.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -38,7 +39,8 @@ impl Response {
     }
 }
 
-/// The request bytes. `auth` is a whole header line without CRLF (`Cookie: …`).
+/// The request bytes, for a connection that closes after it. `auth` is a whole header line
+/// without CRLF (`Cookie: …`).
 pub fn request_bytes(
     port: u16,
     method: &str,
@@ -46,8 +48,19 @@ pub fn request_bytes(
     auth: Option<&str>,
     body: Option<&str>,
 ) -> Vec<u8> {
+    request_with(port, method, path, auth, body, "close")
+}
+
+fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+    connection: &str,
+) -> Vec<u8> {
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nConnection: close\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nConnection: {connection}\r\n"
     );
     if let Some(a) = auth {
         req.push_str(a);
@@ -123,23 +136,72 @@ pub fn request(
     parse_response(&raw).with_context(|| format!("{method} {path}"))
 }
 
-/// One async request, connected before the clock starts; returns the response and the time
-/// just before the request was written.
-pub async fn request_timed(
+/// The length of the whole response at the start of `raw`, once all of it is there.
+fn complete_len(raw: &[u8]) -> Result<Option<usize>> {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(None) };
+    let head = std::str::from_utf8(&raw[..split]).context("response headers are not UTF-8")?;
+    let header = |name: &str| {
+        head.split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let start = split + 4;
+    if let Some(len) = header("content-length") {
+        let end = start + len.parse::<usize>().context("bad Content-Length")?;
+        return Ok((raw.len() >= end).then_some(end));
+    }
+    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        let body = &raw[start..];
+        return Ok(body.windows(5).position(|w| w == b"0\r\n\r\n").map(|i| start + i + 5));
+    }
+    bail!("a kept-alive response needs a Content-Length or chunked encoding")
+}
+
+/// A connection that stays open across requests, as a browser's does.
+pub struct KeepAlive {
+    stream: tokio::net::TcpStream,
     port: u16,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<&str>,
-) -> Result<(Response, u64)> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    s.set_nodelay(true)?;
-    let bytes = request_bytes(port, method, path, auth, body);
-    let sent = now_ns();
-    s.write_all(&bytes).await?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(REQUEST_TIMEOUT, s.read_to_end(&mut raw)).await??;
-    Ok((parse_response(&raw).with_context(|| format!("{method} {path}"))?, sent))
+    buf: Vec<u8>,
+}
+
+impl KeepAlive {
+    /// Connects to the relay.
+    pub async fn connect(port: u16) -> Result<Self> {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self { stream, port, buf: Vec::new() })
+    }
+
+    /// One request; returns the response and the time just before the request was written.
+    pub async fn request_timed(
+        &mut self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<(Response, u64)> {
+        let bytes = request_with(self.port, method, path, auth, body, "keep-alive");
+        let sent = now_ns();
+        self.stream.write_all(&bytes).await?;
+        let read = async {
+            loop {
+                if let Some(end) = complete_len(&self.buf)? {
+                    let resp = parse_response(&self.buf[..end]);
+                    self.buf.drain(..end);
+                    return resp;
+                }
+                let mut chunk = [0u8; 4096];
+                let n = self.stream.read(&mut chunk).await?;
+                if n == 0 {
+                    bail!("the relay closed a kept-alive connection");
+                }
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        };
+        let resp = tokio::time::timeout(REQUEST_TIMEOUT, read).await??;
+        Ok((resp, sent))
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +220,18 @@ mod tests {
         let r = parse_response(b"HTTP/1.1 409 Conflict\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
         assert_eq!((r.status, r.body.as_str()), (409, "abcde"));
         assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
+    }
+
+    #[test]
+    fn kept_alive_responses_end_where_their_length_says() {
+        let plain = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1";
+        assert_eq!(complete_len(plain).unwrap(), Some(plain.len() - 8));
+        assert_eq!(complete_len(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok").unwrap(), None);
+        assert_eq!(complete_len(b"HTTP/1.1 200 OK\r\nContent-Len").unwrap(), None);
+        let chunked = b"HTTP/1.1 409 X\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n";
+        assert_eq!(complete_len(chunked).unwrap(), Some(chunked.len()));
+        assert_eq!(complete_len(&chunked[..chunked.len() - 2]).unwrap(), None);
+        assert!(complete_len(b"HTTP/1.1 200 OK\r\n\r\nbody").is_err());
     }
 
     #[test]

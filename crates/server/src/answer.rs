@@ -74,8 +74,7 @@ async fn settle(state: &SharedState, id: &PromptId, answer: &Answer) -> Result<P
             }
         };
         // Claimed before reading: a settlement committed after this read reaches the claim.
-        let lookup = id.clone();
-        let prompt = state.store.read(move |c| store::prompt(c, &lookup)).await?;
+        let prompt = state.store.read_now(|c| store::prompt(c, id))?;
         let prompt = prompt.ok_or_else(|| AppError::NotFound("no such prompt".into()))?;
         if prompt.status.is_final() {
             return Err(conflict(id, prompt.status, prompt.by));
@@ -106,13 +105,11 @@ async fn settle(state: &SharedState, id: &PromptId, answer: &Answer) -> Result<P
         if outcome.by != AnsweredBy::Phone || outcome.status != answer.status() {
             return Err(conflict(id, outcome.status, Some(outcome.by)));
         }
-        let lookup = id.clone();
-        let prompt = state.store.read(move |c| store::prompt(c, &lookup)).await?;
+        let prompt = state.store.read_now(|c| store::prompt(c, id))?;
         return prompt.ok_or_else(|| AppError::NotFound("no such prompt".into()));
     }
     // Still contended after several rounds: report the state as it stands.
-    let lookup = id.clone();
-    match state.store.read(move |c| store::prompt(c, &lookup)).await? {
+    match state.store.read_now(|c| store::prompt(c, id))? {
         Some(p) if p.status.is_final() => Err(conflict(id, p.status, p.by)),
         Some(_) => {
             Err(AppError::Conflict("another answer to this prompt is in flight; try again".into()))

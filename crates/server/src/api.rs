@@ -295,8 +295,7 @@ pub async fn input(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let input = req.into_input().map_err(|e| AppError::BadRequest(e.to_string()))?;
     let id = session_id(&id)?;
-    let lookup = id.clone();
-    let session = state.store.read(move |c| store::session(c, &lookup)).await?;
+    let session = state.store.read_now(|c| store::session(c, &id))?;
     let session = session.ok_or_else(|| AppError::NotFound("no such session".into()))?;
     if session.status == SessionStatus::Ended {
         return Err(AppError::Conflict("this session has ended".into()));

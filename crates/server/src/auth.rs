@@ -63,7 +63,7 @@ impl FromRequestParts<SharedState> for Caller {
                     )
                 })?;
             let hash = secret::hash(token);
-            let id = state.store.read(move |c| store::api_token(c, &hash)).await?;
+            let id = state.store.read_now(|c| store::api_token(c, &hash))?;
             let id = id.ok_or_else(|| {
                 AppError::Unauthorized(
                     "unknown or revoked API token; make one with `cr-server token create NAME`"
@@ -80,7 +80,7 @@ impl FromRequestParts<SharedState> for Caller {
         })?;
         let hash = secret::hash(&cookie);
         let now = crate::now();
-        let id = state.store.read(move |c| store::phone_session(c, &hash, now)).await?;
+        let id = state.store.read_now(|c| store::phone_session(c, &hash, now))?;
         let id = id.ok_or_else(|| {
             AppError::Unauthorized(
                 "this login has expired or was logged out; open a new login link".into(),

@@ -65,6 +65,7 @@ async fn approve_all(
     ready: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Vec<Answered>> {
     let mut sse = Sse::connect(port, &format!("/events?session={session}"), &cookie).await?;
+    let mut conn = http::KeepAlive::connect(port).await?;
     let mut ready = Some(ready);
     let mut out = Vec::new();
     while (out.len() as u64) < count {
@@ -80,14 +81,9 @@ async fn approve_all(
         let prompt: serde_json::Value = serde_json::from_slice(&ev.data)?;
         let id = prompt["id"].as_str().context("prompt without id")?;
         tokio::time::sleep(READ_DELAY).await;
-        let (resp, post_ns) = http::request_timed(
-            port,
-            "POST",
-            &format!("/api/prompts/{id}/approve"),
-            Some(&cookie),
-            Some("{}"),
-        )
-        .await?;
+        let (resp, post_ns) = conn
+            .request_timed("POST", &format!("/api/prompts/{id}/approve"), Some(&cookie), Some("{}"))
+            .await?;
         out.push(Answered {
             body: prompt["body"].as_str().unwrap_or("").to_owned(),
             seen_ns: ev.recv_ns,

@@ -59,7 +59,8 @@ pub fn insert_pairing_code(
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<()> {
-    conn.execute(
+    super::exec(
+        conn,
         "INSERT INTO pairing_codes (code_hash, name, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![code_hash, name, now.0, expires_at.0],
     )?;
@@ -76,17 +77,18 @@ pub fn redeem_pairing_code(
     secret: &str,
     now: Timestamp,
 ) -> Result<Option<String>> {
-    let code_name: Option<String> = conn
-        .query_row(
-            "UPDATE pairing_codes SET used_at = ?2, device_id = ?3
+    let code_name: Option<String> = super::row(
+        conn,
+        "UPDATE pairing_codes SET used_at = ?2, device_id = ?3
              WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2 RETURNING name",
-            params![code_hash, now.0, device_id.as_str()],
-            |r| r.get(0),
-        )
-        .optional()?;
+        params![code_hash, now.0, device_id.as_str()],
+        |r| r.get(0),
+    )
+    .optional()?;
     let Some(code_name) = code_name else { return Ok(None) };
     let name = [name, &code_name].into_iter().find(|n| !n.is_empty()).unwrap_or("workstation");
-    conn.execute(
+    super::exec(
+        conn,
         "INSERT INTO devices (id, name, secret, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![device_id.as_str(), name, secret, now.0],
     )?;
@@ -101,7 +103,8 @@ pub fn insert_login_token(
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<()> {
-    conn.execute(
+    super::exec(
+        conn,
         "INSERT INTO login_tokens (token_hash, minted_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![token_hash, minted_by, now.0, expires_at.0],
     )?;
@@ -110,7 +113,8 @@ pub fn insert_login_token(
 
 /// Uses up an unexpired, unused login token; false if there is none.
 pub fn redeem_login_token(conn: &Connection, token_hash: &str, now: Timestamp) -> Result<bool> {
-    let n = conn.execute(
+    let n = super::exec(
+        conn,
         "UPDATE login_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
         params![token_hash, now.0],
     )?;
@@ -126,7 +130,8 @@ pub fn create_phone_session(
     remote_addr: &str,
     user_agent: &str,
 ) -> Result<i64> {
-    conn.execute(
+    super::exec(
+        conn,
         "INSERT INTO phone_sessions (cookie_hash, created_at, expires_at, remote_addr, user_agent)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![cookie_hash, now.0, expires_at.0, remote_addr, user_agent],
@@ -136,8 +141,7 @@ pub fn create_phone_session(
 
 /// The live phone session with this cookie hash.
 pub fn phone_session(conn: &Connection, cookie_hash: &str, now: Timestamp) -> Result<Option<i64>> {
-    Ok(conn
-        .query_row(
+    Ok(super::row(conn,
             "SELECT id FROM phone_sessions WHERE cookie_hash = ?1 AND ended_at IS NULL AND expires_at > ?2",
             params![cookie_hash, now.0],
             |r| r.get(0),
@@ -147,7 +151,7 @@ pub fn phone_session(conn: &Connection, cookie_hash: &str, now: Timestamp) -> Re
 
 /// Ends a phone session (logout).
 pub fn end_phone_session(conn: &Connection, id: i64, now: Timestamp) -> Result<()> {
-    conn.execute("UPDATE phone_sessions SET ended_at = ?2 WHERE id = ?1", params![id, now.0])?;
+    super::exec(conn, "UPDATE phone_sessions SET ended_at = ?2 WHERE id = ?1", params![id, now.0])?;
     Ok(())
 }
 
@@ -159,7 +163,8 @@ pub fn create_api_token(
     token_hash: &str,
     now: Timestamp,
 ) -> Result<()> {
-    conn.execute(
+    super::exec(
+        conn,
         "INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![id, name, token_hash, now.0],
     )?;
@@ -168,22 +173,24 @@ pub fn create_api_token(
 
 /// The id of the unrevoked API token with this hash.
 pub fn api_token(conn: &Connection, token_hash: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT id FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
-            [token_hash],
-            |r| r.get(0),
-        )
-        .optional()?)
+    Ok(super::row(
+        conn,
+        "SELECT id FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
+        [token_hash],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 /// The device with this id, revoked or not.
 pub fn device(conn: &Connection, id: &str) -> Result<Option<Device>> {
-    let row = conn
-        .query_row("SELECT id, name, secret, revoked_at FROM devices WHERE id = ?1", [id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
+    let row = super::row(
+        conn,
+        "SELECT id, name, secret, revoked_at FROM devices WHERE id = ?1",
+        [id],
+        |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .optional()?;
     Ok(row.and_then(|(id, name, secret, revoked)| {
         Some(Device { id: DeviceId::new(id).ok()?, name, secret, revoked_at: ts(revoked) })
     }))
@@ -208,7 +215,8 @@ pub fn devices(conn: &Connection) -> Result<Vec<DeviceInfo>> {
 
 /// Marks a device revoked (keeping the first revocation time). False if there is no such device.
 pub fn revoke_device(conn: &Connection, id: &str, now: Timestamp) -> Result<bool> {
-    let n = conn.execute(
+    let n = super::exec(
+        conn,
         "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
         params![id, now.0],
     )?;
@@ -224,7 +232,8 @@ pub fn revoked_devices(conn: &Connection) -> Result<Vec<String>> {
 
 /// Records when a device last opened a link.
 pub fn touch_device(conn: &Connection, id: &DeviceId, now: Timestamp) -> Result<()> {
-    conn.execute(
+    super::exec(
+        conn,
         "UPDATE devices SET last_seen_at = ?2 WHERE id = ?1",
         params![id.as_str(), now.0],
     )?;
@@ -238,7 +247,8 @@ pub fn record_nonce(
     device: &DeviceId,
     now: Timestamp,
 ) -> Result<bool> {
-    let n = conn.execute(
+    let n = super::exec(
+        conn,
         "INSERT OR IGNORE INTO nonces (nonce, device_id, seen_at) VALUES (?1, ?2, ?3)",
         params![nonce, device.as_str(), now.0],
     )?;
@@ -247,12 +257,13 @@ pub fn record_nonce(
 
 /// Forgets nonces seen before `before`; their timestamps are too old to pass anyway.
 pub fn prune_nonces(conn: &Connection, before: Timestamp) -> Result<usize> {
-    Ok(conn.execute("DELETE FROM nonces WHERE seen_at < ?1", [before.0])?)
+    Ok(super::exec(conn, "DELETE FROM nonces WHERE seen_at < ?1", [before.0])?)
 }
 
 /// True when nobody can use the relay yet: no device paired and no phone ever logged in.
 pub fn is_unclaimed(conn: &Connection) -> Result<bool> {
-    Ok(conn.query_row(
+    Ok(super::row(
+        conn,
         "SELECT NOT EXISTS (SELECT 1 FROM devices) AND NOT EXISTS (SELECT 1 FROM phone_sessions)",
         [],
         |r| r.get(0),

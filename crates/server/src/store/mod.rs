@@ -144,22 +144,30 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let idle = inner.idle_readers.lock().expect("reader pool lock").pop();
-            let conn = match idle {
-                Some(c) => c,
-                None => connect(&inner.path)?,
-            };
-            let result = f(&conn);
-            let mut pool = inner.idle_readers.lock().expect("reader pool lock");
-            if pool.len() < READ_POOL_IDLE {
-                pool.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Commit(format!("read task failed: {e}")))?
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_now(f))
+            .await
+            .map_err(|e| StoreError::Commit(format!("read task failed: {e}")))?
+    }
+
+    /// Runs the point lookup `f` on a read connection right here, on the calling async thread.
+    ///
+    /// For the queries on a request's critical path that find one row by its key (a login's
+    /// cookie, a prompt): they take microseconds, and a WAL reader never waits for the writer,
+    /// while a trip to a blocking thread and back costs a hundred or more. Anything that
+    /// scans goes through [`Store::read`].
+    pub fn read_now<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+        let idle = self.inner.idle_readers.lock().expect("reader pool lock").pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => connect(&self.inner.path)?,
+        };
+        let result = f(&conn);
+        let mut pool = self.inner.idle_readers.lock().expect("reader pool lock");
+        if pool.len() < READ_POOL_IDLE {
+            pool.push(conn);
+        }
+        result
     }
 
     /// The highest feed event id committed, without a query: where a new feed client starts.
@@ -227,8 +235,28 @@ fn create_private(path: &Path) -> io::Result<()> {
     }
 }
 
+/// `query_row` through the connection's statement cache: the relay runs the same few
+/// statements all day, and parsing one costs more than running a point lookup.
+fn row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// `execute` through the connection's statement cache.
+fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// Distinct statements each connection keeps prepared (the relay has about forty).
+const STATEMENT_CACHE: usize = 64;
+
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // See the module docs for why NORMAL keeps every acknowledged event across kill -9.
     conn.pragma_update(None, "synchronous", "NORMAL")?;

@@ -66,18 +66,19 @@ pub enum Opened {
 
 /// Creates the session `meta` describes, or continues it if this device already has it.
 pub fn open_session(conn: &Connection, device: &DeviceId, meta: &SessionMeta) -> Result<Opened> {
-    let existing: Option<(String, i64)> = conn
-        .query_row(
-            "SELECT device_id, last_seq FROM sessions WHERE id = ?1",
-            [meta.id.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let existing: Option<(String, i64)> = super::row(
+        conn,
+        "SELECT device_id, last_seq FROM sessions WHERE id = ?1",
+        [meta.id.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?;
     match existing {
         Some((owner, _)) if owner != device.as_str() => Ok(Opened::Foreign),
         Some((_, last_seq)) => Ok(Opened::Ours { acked: last_seq as u64, created: false }),
         None => {
-            conn.execute(
+            super::exec(
+                conn,
                 "INSERT INTO sessions (id, device_id, name, command, cwd, status, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6)",
                 params![
@@ -102,7 +103,8 @@ pub fn settle_status(
     id: &SessionId,
     linked: bool,
 ) -> Result<(SessionStatus, SessionStatus)> {
-    let (status, pending): (String, u32) = conn.query_row(
+    let (status, pending): (String, u32) = super::row(
+        conn,
         "SELECT status, (SELECT count(*) FROM prompts WHERE session_id = ?1 AND status = 'pending')
          FROM sessions WHERE id = ?1",
         [id.as_str()],
@@ -116,7 +118,8 @@ pub fn settle_status(
         _ => SessionStatus::Running,
     };
     if after != before {
-        conn.execute(
+        super::exec(
+            conn,
             "UPDATE sessions SET status = ?2 WHERE id = ?1",
             params![id.as_str(), after.as_str()],
         )?;
@@ -126,7 +129,8 @@ pub fn settle_status(
 
 /// At startup no link exists yet: every live session is `disconnected` until its `cr` returns.
 pub(super) fn disconnect_all(conn: &Connection) -> Result<usize> {
-    Ok(conn.execute(
+    Ok(super::exec(
+        conn,
         "UPDATE sessions SET status = 'disconnected' WHERE status IN ('running', 'waiting')",
         [],
     )?)
@@ -164,7 +168,8 @@ pub fn insert_line(
 /// Stores a newly opened prompt; false if a prompt with this id already exists.
 pub fn insert_prompt(conn: &Connection, prompt: &Prompt) -> Result<bool> {
     let data = serde_json::to_string(prompt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let n = conn.execute(
+    let n = super::exec(
+        conn,
         "INSERT OR IGNORE INTO prompts (id, session_id, data, status, created_at)
          VALUES (?1, ?2, ?3, 'pending', ?4)",
         params![prompt.id.as_str(), prompt.session_id.as_str(), data, prompt.created_at.0],
@@ -182,7 +187,8 @@ pub fn settle_prompt(
     by: AnsweredBy,
     at: Timestamp,
 ) -> Result<bool> {
-    let n = conn.execute(
+    let n = super::exec(
+        conn,
         "UPDATE prompts SET status = ?3, settled_by = ?4, settled_at = ?5
          WHERE id = ?1 AND session_id = ?2 AND status = 'pending'",
         params![id.as_str(), session.as_str(), status.as_str(), by.as_str(), at.0],
@@ -204,13 +210,13 @@ fn prompt_from(data: &str, status: &str, by: Option<&str>) -> Result<Prompt> {
 
 /// One prompt in its current state.
 pub fn prompt(conn: &Connection, id: &PromptId) -> Result<Option<Prompt>> {
-    let row = conn
-        .query_row(
-            "SELECT data, status, settled_by FROM prompts WHERE id = ?1",
-            [id.as_str()],
-            prompt_row,
-        )
-        .optional()?;
+    let row = super::row(
+        conn,
+        "SELECT data, status, settled_by FROM prompts WHERE id = ?1",
+        [id.as_str()],
+        prompt_row,
+    )
+    .optional()?;
     row.map(|(d, s, b)| prompt_from(&d, &s, b.as_deref())).transpose()
 }
 
@@ -235,7 +241,8 @@ pub fn end_session(
     at: Timestamp,
     exit_code: Option<i32>,
 ) -> Result<()> {
-    conn.execute(
+    super::exec(
+        conn,
         "UPDATE sessions SET status = 'ended', ended_at = ?2, exit_code = ?3 WHERE id = ?1",
         params![id.as_str(), at.0, exit_code],
     )?;
@@ -245,7 +252,8 @@ pub fn end_session(
 /// Saves the latest screen (JSON) and its title.
 pub fn save_screen(conn: &Connection, id: &SessionId, screen: &Screen) -> Result<()> {
     let json = serde_json::to_string(screen).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    conn.execute(
+    super::exec(
+        conn,
         "UPDATE sessions SET screen = ?2, title = ?3 WHERE id = ?1",
         params![id.as_str(), json, screen.title],
     )?;
@@ -254,10 +262,10 @@ pub fn save_screen(conn: &Connection, id: &SessionId, screen: &Screen) -> Result
 
 /// The last saved screen of a session.
 pub fn saved_screen(conn: &Connection, id: &SessionId) -> Result<Option<Screen>> {
-    let json: Option<String> = conn
-        .query_row("SELECT screen FROM sessions WHERE id = ?1", [id.as_str()], |r| r.get(0))
-        .optional()?
-        .flatten();
+    let json: Option<String> =
+        super::row(conn, "SELECT screen FROM sessions WHERE id = ?1", [id.as_str()], |r| r.get(0))
+            .optional()?
+            .flatten();
     json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
         .transpose()
 }
@@ -280,7 +288,8 @@ pub fn append_feed(
 
 /// The highest feed event id in use (0 if none).
 pub fn max_eid(conn: &Connection) -> Result<u64> {
-    let max: i64 = conn.query_row(
+    let max: i64 = super::row(
+        conn,
         "SELECT max(coalesce((SELECT max(eid) FROM output_log), 0),
                     coalesce((SELECT max(eid) FROM feed_log), 0))",
         [],
@@ -423,7 +432,7 @@ pub struct AuditRow {
 
 /// Appends an audit row.
 pub fn insert_audit(conn: &Connection, a: &AuditRow) -> Result<()> {
-    conn.execute(
+    super::exec(conn,
         "INSERT INTO answer_audit (prompt_id, actor, remote_addr, user_agent, answer, outcome, detail, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![a.prompt_id, a.actor, a.remote_addr, a.user_agent, a.answer, a.outcome, a.detail, a.at.0],
