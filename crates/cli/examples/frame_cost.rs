@@ -57,6 +57,17 @@ fn main() {
         black_box(screen.snapshot());
     });
     let memo = per_call(|| drop(black_box(screen.snapshot())));
+    // What a frame of a printing program costs: one new line, the rest scrolled up by one.
+    let mut i = 61;
+    let scrolled = per_call(|| {
+        screen.feed(line(i).as_bytes());
+        i += 1;
+        black_box(screen.snapshot());
+    });
+    let feed_only = per_call(|| {
+        screen.feed(line(i).as_bytes());
+        i += 1;
+    });
     let new = screen.snapshot();
     let detect = per_call(|| drop(black_box(cr::detect::detect(&new))));
     let update = ScreenUpdate::between(&old, &new);
@@ -67,8 +78,10 @@ fn main() {
     let parse = per_call(|| drop(black_box(serde_json::from_slice::<Uplink>(&json).unwrap())));
     println!(
         "{ROWS}x{COLS}: vt100 cell() over every cell {cells:.0} us, vt100 rows() {plain_rows:.0} us; \
-         snapshot {fresh:.0} us (memoized {memo:.1} us); detect {detect:.1} us; diff {diff:.1} us \
+         snapshot {fresh:.0} us (memoized {memo:.1} us, after a one-line scroll {:.0} us \
+         beyond feeding it); detect {detect:.1} us; diff {diff:.1} us \
          ({} rows); update JSON {to_json:.1} us ({} B), parsed back {parse:.1} us",
+        scrolled - feed_only,
         update.changes.len(),
         json.len()
     );
