@@ -276,26 +276,31 @@ impl Core {
         let mut eof = false;
         let code = loop {
             let deadline = self.deadline();
+            // In this order: a question or an answer never waits behind a frame of output
+            // that arrived with it (Claude Code draws its dialog as it calls the hook), and
+            // output, the only branch that can be ready all the time, comes last so it
+            // cannot starve the others.
             tokio::select! {
-                // Program output (already on the local terminal): feed the screen.
-                out = output.recv(), if !eof => match out {
-                    Some(out) => eof = self.on_output(out),
-                    None => eof = true,
-                },
-                // The child exited: collect its last output, then end.
-                code = &mut exit => break code.ok().flatten(),
-                // Timers: frame, settle, flush retry.
-                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => self.on_timer(),
+                biased;
                 // Claude Code hooks.
                 Some(call) = recv(&mut hooks) => self.on_hook(call),
                 // The relay: connection changes and messages.
                 Some(ev) = recv(&mut link) => self.on_link(ev),
+                // The child exited: collect its last output, then end.
+                code = &mut exit => break code.ok().flatten(),
+                // Timers: frame, settle, flush retry.
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => self.on_timer(),
                 // The writer finished a batch of strokes.
                 Some(()) = typed.recv() => self.prompts.typed(Instant::now()),
                 // The local terminal changed size.
                 Some((rows, cols)) = resize.recv() => self.on_resize(rows, cols),
                 // SIGTERM/SIGHUP/SIGINT to cr: the child decides what they mean.
                 Some(sig) = signals.recv() => self.pty.signal(sig),
+                // Program output (already on the local terminal): feed the screen.
+                out = output.recv(), if !eof => match out {
+                    Some(out) => eof = self.on_output(out),
+                    None => eof = true,
+                },
             }
         };
         // The child is gone; its last output may still be in the PTY.
