@@ -45,7 +45,7 @@ pub enum HookTransport {
 }
 
 impl HookTransport {
-    /// Settles `Auto` for `program` (argv[0] of the command, looked up in `path`).
+    /// Settles `Auto` for `program` (`argv[0]` of the command, looked up in `path`).
     pub fn resolve(self, program: &str, path: Option<&std::ffi::OsStr>) -> Self {
         match self {
             Self::Auto => match installed_version(program, path) {
