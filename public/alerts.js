@@ -116,7 +116,10 @@ export class Alerts {
     const options = { body, tag, renotify: true, icon: 'icons/icon-192.png', badge: 'icons/icon-192.png', data: { url } };
     try {
       if (this.registration) {
-        await this.registration.showNotification(title, options);
+        // Registering resolves before the worker is active, and showing a notification
+        // without an active worker fails: a question right after opting in would be lost.
+        const active = await navigator.serviceWorker.ready;
+        await active.showNotification(title, options);
       } else {
         const n = new Notification(title, options);
         n.onclick = () => {
