@@ -265,10 +265,10 @@ pub fn claude(args: &[String]) -> Result<()> {
 enum Hook {
     /// `{"type":"command"}`: run through `/bin/sh -c`, payload on stdin, reply on stdout.
     Command(String),
-    /// `{"type":"http"}`: POST the payload, the reply is the body. `addr` and `path` come from
-    /// the URL (loopback `http://host:port/path` only); headers are interpolated from the
+    /// `{"type":"http"}`: POST the payload, the reply is the body. `port` and `path` come from
+    /// the URL (`http://127.0.0.1:PORT/PATH` only); header values are interpolated from the
     /// environment for the variables `allowedEnvVars` lists, as Claude Code does.
-    Http { addr: String, path: String, headers: Vec<(String, String)> },
+    Http { port: u16, path: String, headers: String },
 }
 
 impl Hook {
@@ -279,24 +279,25 @@ impl Hook {
             )),
             Some("http") => {
                 let url = h["url"].as_str().context("an http hook without a url")?;
-                let rest = url.strip_prefix("http://").context("not an http:// url")?;
-                let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                let rest = url.strip_prefix("http://127.0.0.1:").context("not a loopback url")?;
+                let (port, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
                 let allowed: Vec<&str> = h["allowedEnvVars"]
                     .as_array()
                     .into_iter()
                     .flatten()
                     .filter_map(|v| v.as_str())
                     .collect();
-                let headers = h["headers"]
+                let env = |name: &str| std::env::var(name).ok();
+                let headers: Vec<String> = h["headers"]
                     .as_object()
                     .into_iter()
                     .flatten()
                     .map(|(k, v)| {
-                        let env = |name: &str| std::env::var(name).ok();
-                        (k.clone(), interpolate(v.as_str().unwrap_or(""), &allowed, env))
+                        format!("{k}: {}", interpolate(v.as_str().unwrap_or(""), &allowed, env))
                     })
                     .collect();
-                Ok(Self::Http { addr: addr.to_owned(), path: path.to_owned(), headers })
+                let port = port.parse().context("a bad port in the hook url")?;
+                Ok(Self::Http { port, path: path.to_owned(), headers: headers.join("\r\n") })
             }
             other => bail!("no PermissionRequest hook this stand-in can run: {other:?}"),
         }
@@ -323,29 +324,14 @@ impl Hook {
                 }
                 Ok(reply)
             }
-            Self::Http { addr, path, headers } => {
-                // A fresh connection per call, and the request in one write.
-                let mut stream = std::net::TcpStream::connect(addr.as_str())
-                    .with_context(|| format!("connecting to the http hook at {addr}"))?;
-                stream.set_nodelay(true)?;
-                let mut req = format!(
-                    "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n",
-                    payload.len()
-                );
-                for (k, v) in headers {
-                    req.push_str(&format!("{k}: {v}\r\n"));
+            Self::Http { port, path, headers } => {
+                // A fresh connection per call, as Claude Code makes.
+                let auth = (!headers.is_empty()).then_some(headers.as_str());
+                let reply = crate::http::request(*port, "POST", path, auth, Some(payload))?;
+                if !(200..300).contains(&reply.status) {
+                    bail!("the http hook answered HTTP {}: {}", reply.status, reply.body);
                 }
-                req.push_str("\r\n");
-                req.push_str(payload);
-                stream.write_all(req.as_bytes())?;
-                let mut resp = String::new();
-                stream.read_to_string(&mut resp)?;
-                let (head, body) = resp.split_once("\r\n\r\n").context("a reply without a body")?;
-                if !head.starts_with("HTTP/1.1 2") {
-                    bail!("the http hook answered {:?}", head.lines().next());
-                }
-                Ok(body.to_owned())
+                Ok(reply.body)
             }
         }
     }

@@ -39,8 +39,8 @@ impl Response {
     }
 }
 
-/// The request bytes, for a connection that closes after it. `auth` is a whole header line
-/// without CRLF (`Cookie: …`).
+/// The request bytes, for a connection that closes after it. `auth` is whole header lines
+/// without the last CRLF (`Cookie: …`).
 pub fn request_bytes(
     port: u16,
     method: &str,
@@ -79,27 +79,48 @@ fn request_with(
 
 /// Parses a whole response (read until the server closed).
 pub fn parse_response(raw: &[u8]) -> Result<Response> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("the response has no end of headers")?;
-    let head = std::str::from_utf8(&raw[..split]).context("response headers are not UTF-8")?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("bad status line {status_line:?}"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let raw_body = &raw[split + 4..];
-    let chunked =
-        headers.iter().any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(raw_body)? } else { raw_body.to_vec() };
+    let head = Head::parse(raw)?.context("the response has no end of headers")?;
+    let raw_body = &raw[head.body_at..];
+    let body = if head.chunked() { dechunk(raw_body)? } else { raw_body.to_vec() };
+    let Head { status, headers, .. } = head;
     Ok(Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+}
+
+/// A response's status line and headers.
+struct Head {
+    status: u16,
+    /// (lowercase name, value).
+    headers: Vec<(String, String)>,
+    /// Where the body starts.
+    body_at: usize,
+}
+
+impl Head {
+    /// `None` until the end of the headers has arrived.
+    fn parse(raw: &[u8]) -> Result<Option<Self>> {
+        let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(None) };
+        let head = std::str::from_utf8(&raw[..split]).context("response headers are not UTF-8")?;
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("bad status line {status_line:?}"))?;
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Ok(Some(Self { status, headers, body_at: split + 4 }))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn chunked(&self) -> bool {
+        self.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    }
 }
 
 fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>> {
@@ -138,20 +159,13 @@ pub fn request(
 
 /// The length of the whole response at the start of `raw`, once all of it is there.
 fn complete_len(raw: &[u8]) -> Result<Option<usize>> {
-    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(None) };
-    let head = std::str::from_utf8(&raw[..split]).context("response headers are not UTF-8")?;
-    let header = |name: &str| {
-        head.split("\r\n")
-            .filter_map(|l| l.split_once(':'))
-            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_owned())
-    };
-    let start = split + 4;
-    if let Some(len) = header("content-length") {
+    let Some(head) = Head::parse(raw)? else { return Ok(None) };
+    let start = head.body_at;
+    if let Some(len) = head.header("content-length") {
         let end = start + len.parse::<usize>().context("bad Content-Length")?;
         return Ok((raw.len() >= end).then_some(end));
     }
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    if head.chunked() {
         let body = &raw[start..];
         return Ok(body.windows(5).position(|w| w == b"0\r\n\r\n").map(|i| start + i + 5));
     }

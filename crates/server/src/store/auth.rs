@@ -141,12 +141,13 @@ pub fn create_phone_session(
 
 /// The live phone session with this cookie hash.
 pub fn phone_session(conn: &Connection, cookie_hash: &str, now: Timestamp) -> Result<Option<i64>> {
-    Ok(super::row(conn,
-            "SELECT id FROM phone_sessions WHERE cookie_hash = ?1 AND ended_at IS NULL AND expires_at > ?2",
-            params![cookie_hash, now.0],
-            |r| r.get(0),
-        )
-        .optional()?)
+    Ok(super::row(
+        conn,
+        "SELECT id FROM phone_sessions WHERE cookie_hash = ?1 AND ended_at IS NULL AND expires_at > ?2",
+        params![cookie_hash, now.0],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 /// Ends a phone session (logout).
