@@ -14,8 +14,8 @@ use std::time::Duration;
 use axum::extract::{Query, State, rejection::QueryRejection};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use cr_proto::feed::{LINES, OUTPUT, SCREEN};
-use cr_proto::{ScreenUpdate, SessionId, TranscriptLine};
+use cr_proto::feed::{OUTPUT, SCREEN};
+use cr_proto::{ScreenUpdate, SessionId};
 use futures_util::Stream;
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
@@ -28,8 +28,11 @@ use crate::store::{self, Replayed};
 
 /// A comment line after this much silence keeps proxies and phones from timing out.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
-/// Stored events read per replay step: bounds what one client holds while catching up.
+/// Stored events read per replay step, and about the most data: bounds what one client holds
+/// while catching up (one transcript block can hold a whole frame's lines).
 pub const REPLAY_PAGE: u32 = 256;
+/// See [`REPLAY_PAGE`].
+pub const REPLAY_BYTES: usize = 256 * 1024;
 
 /// `?session=ID` adds that session's screen, output and lines.
 #[derive(Debug, Deserialize)]
@@ -223,38 +226,14 @@ impl Client {
         let page = self
             .state
             .store
-            .read(move |c| store::replay(c, after, session.as_ref(), REPLAY_PAGE))
+            .read(move |c| store::replay(c, after, session.as_ref(), REPLAY_PAGE, REPLAY_BYTES))
             .await?;
-        if page.len() < REPLAY_PAGE as usize {
-            self.replay = false;
+        self.replay = page.more;
+        for Replayed { eid, event, data } in page.events {
+            self.last_eid = self.last_eid.max(eid);
+            self.queue.push_back(Event::default().event(event).data(data).id(eid.to_string()));
         }
-        let mut lines: Vec<TranscriptLine> = Vec::new();
-        let mut lines_eid = 0;
-        for row in page {
-            self.last_eid = self.last_eid.max(row.eid());
-            match row {
-                Replayed::Line { eid, line } => {
-                    lines.push(line);
-                    lines_eid = eid;
-                }
-                Replayed::Feed { eid, event, data } => {
-                    self.flush_lines(&mut lines, lines_eid);
-                    self.queue
-                        .push_back(Event::default().event(event).data(data).id(eid.to_string()));
-                }
-            }
-        }
-        self.flush_lines(&mut lines, lines_eid);
         Ok(())
-    }
-
-    fn flush_lines(&mut self, lines: &mut Vec<TranscriptLine>, eid: u64) {
-        if lines.is_empty() {
-            return;
-        }
-        let json = serde_json::to_string(&lines).expect("lines serialize");
-        lines.clear();
-        self.queue.push_back(Event::default().event(LINES).data(json).id(eid.to_string()));
     }
 }
 

@@ -149,7 +149,6 @@ fn store_events(
     let mut last = store::last_seq(tx.conn(), session)?;
     let mut out = Stored { acked: last, items: Vec::new(), settled: Vec::new() };
     let mut lines: Vec<TranscriptLine> = Vec::new();
-    let mut lines_eid = 0;
     let mut prompts_changed = false;
     let mut ended = false;
 
@@ -162,16 +161,14 @@ fn store_events(
             Event::Line { at, line } => (at, line),
             Event::Gap { at, lost } => (at, gap_line(lost)),
             other => {
-                flush_lines(&mut out.items, session, &mut lines, lines_eid);
+                flush_lines(tx, &mut out.items, session, &mut lines)?;
                 prompts_changed |= store_prompt_event(tx, session, other, &mut out, &mut ended)?;
                 continue;
             }
         };
-        lines_eid = tx.next_eid();
-        store::insert_line(tx.conn(), session, seq, at, &text, lines_eid)?;
         lines.push(TranscriptLine { seq, at, line: text });
     }
-    flush_lines(&mut out.items, session, &mut lines, lines_eid);
+    flush_lines(tx, &mut out.items, session, &mut lines)?;
     store::set_last_seq(tx.conn(), session, last)?;
     out.acked = last;
 
@@ -184,17 +181,21 @@ fn store_events(
     Ok(out)
 }
 
+/// Stores the lines gathered so far as one transcript block and queues its `lines` event.
 fn flush_lines(
+    tx: &mut Tx<'_>,
     items: &mut Vec<FeedItem>,
     session: &SessionId,
     lines: &mut Vec<TranscriptLine>,
-    eid: u64,
-) {
-    if lines.is_empty() {
-        return;
-    }
+) -> store::Result<()> {
+    let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+        return Ok(());
+    };
+    let (first_seq, last_seq) = (first.seq, last.seq);
     let data = serde_json::to_string(&lines).expect("lines serialize");
     lines.clear();
+    let eid = tx.next_eid();
+    store::insert_block(tx.conn(), session, eid, first_seq, last_seq, &data)?;
     items.push(FeedItem {
         eid: Some(eid),
         session: session.clone(),
@@ -202,6 +203,7 @@ fn flush_lines(
         data: data.into(),
         session_only: true,
     });
+    Ok(())
 }
 
 fn feed_item(

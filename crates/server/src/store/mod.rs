@@ -43,7 +43,10 @@ const READ_POOL_IDLE: usize = 4;
 
 /// Schema migrations, applied in order at open; `PRAGMA user_version` counts those applied.
 /// Append-only: a shipped migration never changes.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_transcript_blocks.sql"),
+];
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -340,6 +343,71 @@ mod tests {
                 }
             });
         }
+    }
+
+    #[test]
+    fn line_by_line_transcripts_migrate_to_blocks() {
+        use cr_proto::{SessionId, Timestamp, TranscriptLine};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        {
+            // A database as the first schema left it, with lines stored one per row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            let mut insert =
+                conn.prepare("INSERT INTO output_log VALUES (?1, ?2, ?3, ?4, ?5)").unwrap();
+            insert
+                .execute(rusqlite::params![
+                    "s1",
+                    4,
+                    1_763_730_720_123_i64,
+                    "tab\t \"quoted\" ✓",
+                    10
+                ])
+                .unwrap();
+            insert.execute(rusqlite::params!["s1", 5, 1_763_730_720_999_i64, "", 11]).unwrap();
+            insert.execute(rusqlite::params!["s2", 1, 1_763_730_721_000_i64, "other", 12]).unwrap();
+            insert.execute(rusqlite::params!["s1", 7, 1_763_730_722_000_i64, "last", 14]).unwrap();
+        }
+        let admin = Admin::open(&path).unwrap();
+        let s1 = SessionId::new("s1").unwrap();
+        let want = [
+            (4, 1_763_730_720_123, "tab\t \"quoted\" ✓"),
+            (5, 1_763_730_720_999, ""),
+            (7, 1_763_730_722_000, "last"),
+        ]
+        .map(|(seq, at, line)| TranscriptLine {
+            seq,
+            at: Timestamp(at),
+            line: line.into(),
+        });
+        assert_eq!(transcript(&admin.conn, &s1, 0, None, 100).unwrap(), want);
+        // The old view of the table still reads one row per line, with the same columns.
+        let mut view = admin
+            .conn
+            .prepare(
+                "SELECT seq, at, line, eid FROM output_log WHERE session_id = 's1' ORDER BY seq",
+            )
+            .unwrap();
+        let rows: Vec<(i64, i64, String, i64)> = view
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let from_want: Vec<_> = want
+            .iter()
+            .zip([10, 11, 14])
+            .map(|(l, eid)| (l.seq as i64, l.at.0, l.line.clone(), eid))
+            .collect();
+        assert_eq!(rows, from_want);
+        // A phone that was sent eid 10 before the upgrade resumes with exactly what followed.
+        let page = replay(&admin.conn, 10, Some(&s1), 100, usize::MAX).unwrap();
+        let eids: Vec<u64> = page.events.iter().map(|e| e.eid).collect();
+        assert_eq!(eids, [11, 14]);
+        let lines: Vec<TranscriptLine> = serde_json::from_str(&page.events[1].data).unwrap();
+        assert_eq!(lines, want[2..]);
+        assert_eq!(max_eid(&admin.conn).unwrap(), 14);
     }
 
     #[test]

@@ -149,19 +149,22 @@ pub fn set_last_seq(conn: &Connection, id: &SessionId, seq: u64) -> Result<()> {
     Ok(())
 }
 
-/// Appends a transcript line.
-pub fn insert_line(
+/// Appends a block of transcript lines: `lines` is their JSON array as the SSE `lines` event
+/// sends it, `first_seq` and `last_seq` the smallest and greatest `seq` in it, `eid` the
+/// event's feed id.
+pub fn insert_block(
     conn: &Connection,
     id: &SessionId,
-    seq: u64,
-    at: Timestamp,
-    line: &str,
     eid: u64,
+    first_seq: u64,
+    last_seq: u64,
+    lines: &str,
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO output_log (session_id, seq, at, line, eid) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO transcript_blocks (eid, session_id, first_seq, last_seq, lines)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    stmt.execute(params![id.as_str(), seq as i64, at.0, line, eid as i64])?;
+    stmt.execute(params![eid as i64, id.as_str(), first_seq as i64, last_seq as i64, lines])?;
     Ok(())
 }
 
@@ -290,7 +293,7 @@ pub fn append_feed(
 pub fn max_eid(conn: &Connection) -> Result<u64> {
     let max: i64 = super::row(
         conn,
-        "SELECT max(coalesce((SELECT max(eid) FROM output_log), 0),
+        "SELECT max(coalesce((SELECT max(eid) FROM transcript_blocks), 0),
                     coalesce((SELECT max(eid) FROM feed_log), 0))",
         [],
         |r| r.get(0),
@@ -307,106 +310,114 @@ pub fn transcript(
     before: Option<u64>,
     limit: u32,
 ) -> Result<Vec<TranscriptLine>> {
-    let line = |r: &Row<'_>| {
-        Ok(TranscriptLine {
-            seq: r.get::<_, i64>(0)? as u64,
-            at: Timestamp(r.get(1)?),
-            line: r.get(2)?,
-        })
+    let limit = limit as usize;
+    let mut lines = Vec::new();
+    // Blocks never overlap and their `seq` ranges grow with their order, so one index walks
+    // forward from `after` and another backward from `before`.
+    let after_ = after.min(i64::MAX as u64) as i64;
+    let (upper, backward) = match before {
+        None => (u64::MAX, false),
+        Some(before) => (before, true),
     };
-    let mut lines: Vec<TranscriptLine> = match before {
-        Some(before) => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, at, line FROM output_log WHERE session_id = ?1 AND seq > ?2 AND seq < ?3
-                 ORDER BY seq DESC LIMIT ?4",
-            )?;
-            let rows =
-                stmt.query_map(params![id.as_str(), after as i64, before as i64, limit], line)?;
-            rows.collect::<rusqlite::Result<_>>()?
-        }
-        None => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, at, line FROM output_log WHERE session_id = ?1 AND seq > ?2
-                 ORDER BY seq LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![id.as_str(), after as i64, limit], line)?;
-            rows.collect::<rusqlite::Result<_>>()?
-        }
+    let mut stmt;
+    let mut rows = if backward {
+        stmt = conn.prepare_cached(
+            "SELECT lines FROM transcript_blocks
+             WHERE session_id = ?1 AND first_seq < ?3 AND last_seq > ?2
+             ORDER BY first_seq DESC",
+        )?;
+        stmt.query(params![id.as_str(), after_, upper.min(i64::MAX as u64) as i64])?
+    } else {
+        stmt = conn.prepare_cached(
+            "SELECT lines FROM transcript_blocks WHERE session_id = ?1 AND last_seq > ?2
+             ORDER BY last_seq",
+        )?;
+        stmt.query(params![id.as_str(), after_])?
     };
-    if before.is_some() {
+    while lines.len() < limit
+        && let Some(row) = rows.next()?
+    {
+        let block = parse_block(&row.get::<_, String>(0)?)?;
+        let wanted = |l: &TranscriptLine| l.seq > after && l.seq < upper;
+        let room = limit - lines.len();
+        if backward {
+            lines.extend(block.into_iter().rev().filter(wanted).take(room));
+        } else {
+            lines.extend(block.into_iter().filter(wanted).take(room));
+        }
+    }
+    if backward {
         lines.reverse();
     }
     Ok(lines)
 }
 
-/// One stored feed event to replay after a `Last-Event-ID`.
+fn parse_block(json: &str) -> Result<Vec<TranscriptLine>> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("transcript block: {e}")))
+}
+
+/// One stored feed event to replay after a `Last-Event-ID`: a `lines` block of the watched
+/// session, or a `prompt` / `prompt_response` event of any session, with its data as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Replayed {
-    /// A transcript line of the watched session.
-    Line {
-        /// Feed event id.
-        eid: u64,
-        /// The line.
-        line: TranscriptLine,
-    },
-    /// A `prompt` or `prompt_response` event of any session.
-    Feed {
-        /// Feed event id.
-        eid: u64,
-        /// Event name.
-        event: String,
-        /// JSON data as sent.
-        data: String,
-    },
+pub struct Replayed {
+    /// Feed event id.
+    pub eid: u64,
+    /// Event name.
+    pub event: String,
+    /// JSON data as sent.
+    pub data: String,
 }
 
-impl Replayed {
-    /// Its feed event id.
-    pub fn eid(&self) -> u64 {
-        match self {
-            Self::Line { eid, .. } | Self::Feed { eid, .. } => *eid,
-        }
-    }
+/// A page of feed events to replay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayPage {
+    /// The events, in order.
+    pub events: Vec<Replayed>,
+    /// The page stopped at its limit: more may follow after the last event.
+    pub more: bool,
 }
 
-/// Up to `limit` feed events after `after`, in order: prompt events of every session, plus the
-/// transcript lines of `session` if given.
+/// Feed events after `after`, in order, until `limit` events or about `max_bytes` of data:
+/// prompt events of every session, plus the transcript blocks of `session` if given.
 pub fn replay(
     conn: &Connection,
     after: u64,
     session: Option<&SessionId>,
     limit: u32,
-) -> Result<Vec<Replayed>> {
-    let row = |r: &Row<'_>| -> rusqlite::Result<Replayed> {
-        let eid = r.get::<_, i64>(0)? as u64;
-        Ok(match r.get::<_, Option<i64>>(1)? {
-            Some(seq) => Replayed::Line {
-                eid,
-                line: TranscriptLine { seq: seq as u64, at: Timestamp(r.get(2)?), line: r.get(3)? },
-            },
-            None => Replayed::Feed { eid, event: r.get(3)?, data: r.get(4)? },
-        })
-    };
-    let out = match session {
+    max_bytes: usize,
+) -> Result<ReplayPage> {
+    let after = after.min(i64::MAX as u64) as i64;
+    let mut stmt;
+    let mut rows = match session {
         Some(s) => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT eid, seq, at, line, NULL FROM output_log WHERE session_id = ?1 AND eid > ?2
+            stmt = conn.prepare_cached(
+                "SELECT eid, ?4, lines FROM transcript_blocks WHERE session_id = ?1 AND eid > ?2
                  UNION ALL
-                 SELECT eid, NULL, at, event, data FROM feed_log WHERE eid > ?2
+                 SELECT eid, event, data FROM feed_log WHERE eid > ?2
                  ORDER BY 1 LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![s.as_str(), after as i64, limit], row)?;
-            rows.collect::<rusqlite::Result<_>>()?
+            stmt.query(params![s.as_str(), after, limit, cr_proto::feed::LINES])?
         }
         None => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT eid, NULL, at, event, data FROM feed_log WHERE eid > ?1 ORDER BY eid LIMIT ?2",
+            stmt = conn.prepare_cached(
+                "SELECT eid, event, data FROM feed_log WHERE eid > ?1 ORDER BY eid LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![after as i64, limit], row)?;
-            rows.collect::<rusqlite::Result<_>>()?
+            stmt.query(params![after, limit])?
         }
     };
-    Ok(out)
+    let mut page = ReplayPage::default();
+    let mut bytes = 0;
+    while let Some(r) = rows.next()? {
+        let event = Replayed { eid: r.get::<_, i64>(0)? as u64, event: r.get(1)?, data: r.get(2)? };
+        bytes += event.data.len();
+        page.events.push(event);
+        if bytes >= max_bytes {
+            page.more = true;
+            return Ok(page);
+        }
+    }
+    page.more = page.events.len() >= limit as usize;
+    Ok(page)
 }
 
 /// One answer attempt, for the audit table.
@@ -447,4 +458,122 @@ pub fn audit_for(conn: &Connection, prompt_id: &str) -> Result<Vec<(String, u16,
     )?;
     let rows = stmt.query_map([prompt_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Admin;
+    use super::*;
+
+    fn line(seq: u64) -> TranscriptLine {
+        TranscriptLine {
+            seq,
+            at: Timestamp(1_763_730_000_000 + seq as i64),
+            line: format!("l{seq}"),
+        }
+    }
+
+    /// Stores `session`'s lines as blocks of the given sizes, with gaps in `seq`, interleaved
+    /// with another session's blocks; returns every line of `session` in order.
+    fn store_blocks(
+        conn: &Connection,
+        session: &SessionId,
+        sizes: &[usize],
+    ) -> Vec<TranscriptLine> {
+        let other = SessionId::new("other-session").unwrap();
+        let (mut seq, mut eid, mut all) = (0, 0, Vec::new());
+        for (i, &n) in sizes.iter().enumerate() {
+            seq += 1 + (i % 3) as u64; // a prompt event between blocks takes a number
+            let mut block = vec![line(seq)];
+            for k in 1..n as u64 {
+                seq += 1 + k % 2; // seq may skip numbers inside a block too
+                block.push(line(seq));
+            }
+            eid += 1;
+            let json = serde_json::to_string(&block).unwrap();
+            insert_block(conn, session, eid, block[0].seq, seq, &json).unwrap();
+            eid += 1;
+            insert_block(
+                conn,
+                &other,
+                eid,
+                seq,
+                seq,
+                &serde_json::to_string(&[line(seq)]).unwrap(),
+            )
+            .unwrap();
+            all.extend(block);
+        }
+        all
+    }
+
+    #[test]
+    fn transcript_pages_across_blocks_match_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = Admin::open(&dir.path().join("relay.db")).unwrap();
+        let s = SessionId::new("blocks-session").unwrap();
+        let all = store_blocks(&admin.conn, &s, &[1, 7, 3, 40, 1, 1, 12, 5]);
+        let max = all.last().unwrap().seq;
+        let seqs = |v: &[TranscriptLine]| v.iter().map(|l| l.seq).collect::<Vec<_>>();
+        for after in (0..=max + 1).step_by(3) {
+            for limit in [1, 2, 5, 13, 1000] {
+                let got = transcript(&admin.conn, &s, after, None, limit).unwrap();
+                let want: Vec<_> =
+                    all.iter().filter(|l| l.seq > after).take(limit as usize).cloned().collect();
+                assert_eq!(seqs(&got), seqs(&want), "after {after} limit {limit}");
+                assert_eq!(got, want);
+                for before in (after..=max + 2).step_by(7) {
+                    let got = transcript(&admin.conn, &s, after, Some(before), limit).unwrap();
+                    let fit: Vec<_> =
+                        all.iter().filter(|l| l.seq > after && l.seq < before).cloned().collect();
+                    let want = &fit[fit.len().saturating_sub(limit as usize)..];
+                    assert_eq!(
+                        seqs(&got),
+                        seqs(want),
+                        "after {after} before {before} limit {limit}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn replay_pages_stop_at_their_budget_and_resume_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = Admin::open(&dir.path().join("relay.db")).unwrap();
+        let s = SessionId::new("blocks-session").unwrap();
+        store_blocks(&admin.conn, &s, &[30, 2, 30, 30, 1, 30]);
+        let other = SessionId::new("other-session").unwrap();
+        append_feed(&admin.conn, 100, &other, "prompt", "{}", Timestamp(0)).unwrap();
+        let want: Vec<u64> = [1, 3, 5, 7, 9, 11, 100].into();
+
+        let mut after = 0;
+        let mut got = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = replay(&admin.conn, after, Some(&s), 256, 1500).unwrap();
+            pages += 1;
+            assert!(page.events.len() <= 2, "a page holds about 1500 bytes: {page:?}");
+            for e in &page.events {
+                assert_eq!(e.event, if e.eid == 100 { "prompt" } else { "lines" });
+                if e.event == "lines" {
+                    let block = parse_block(&e.data).unwrap();
+                    assert!(!block.is_empty());
+                }
+                got.push(e.eid);
+            }
+            after = got.last().copied().unwrap_or(after);
+            if !page.more {
+                break;
+            }
+        }
+        assert_eq!(got, want);
+        assert!(pages >= 4, "the budget split the replay: {pages} pages");
+        let page = replay(&admin.conn, 0, Some(&s), 3, usize::MAX).unwrap();
+        assert_eq!((page.events.len(), page.more), (3, true), "the count limit holds too");
+        let page = replay(&admin.conn, 0, None, 256, usize::MAX).unwrap();
+        assert_eq!(page.events.iter().map(|e| e.eid).collect::<Vec<_>>(), [100]);
+        assert!(!page.more);
+        assert_eq!(max_eid(&admin.conn).unwrap(), 100);
+    }
 }
