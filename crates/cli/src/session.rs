@@ -445,7 +445,7 @@ impl Core {
         }
         loop {
             let batch = self.queue.unsent();
-            let Some(last) = batch.last().map(|n| n.seq) else { return };
+            let Some(last) = batch.last().map(cr_proto::Numbered::last_seq) else { return };
             if !self.send(Uplink::Events { events: batch }) {
                 self.flush_due = Some(Instant::now() + FLUSH_RETRY);
                 return;

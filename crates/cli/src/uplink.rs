@@ -12,8 +12,10 @@ use std::collections::VecDeque;
 
 use cr_proto::{Event, Numbered, Timestamp};
 
-/// Most bytes of unacknowledged events kept; about an hour of a busy session's transcript.
-pub const UPLINK_LIMIT_BYTES: usize = 8 << 20;
+/// Most bytes of unacknowledged events kept: about 200,000 lines, hours of a busy session's
+/// transcript while the relay is away, and enough for a `cat` of a huge file to ride out the
+/// relay's pauses (a checkpoint, a busy CPU) without losing lines while it is linked.
+pub const UPLINK_LIMIT_BYTES: usize = 32 << 20;
 /// Largest batch of events put in one `events` frame, in (estimated) bytes; well under the
 /// link's 4 MiB frame limit.
 pub const BATCH_LIMIT_BYTES: usize = 256 << 10;
@@ -50,6 +52,9 @@ fn estimate(event: &Event) -> usize {
     EVENT_OVERHEAD_BYTES
         + match event {
             Event::Line { line, .. } => line.len(),
+            Event::Lines { lines, .. } => {
+                lines.iter().map(|l| l.len() + EVENT_OVERHEAD_BYTES).sum()
+            }
             Event::PromptOpened { prompt } => {
                 serde_json::to_string(prompt).map_or(prompt.body.len(), |s| s.len())
             }
@@ -65,11 +70,12 @@ impl Uplink {
 
     /// Numbers `event`, queues it and returns its seq. May drop the oldest transcript lines.
     pub fn push(&mut self, event: Event) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let bytes = estimate(&event);
+        let numbered = Numbered { seq: self.next_seq, event };
+        let seq = numbered.seq;
+        self.next_seq = numbered.last_seq() + 1;
+        let bytes = estimate(&numbered.event);
         self.bytes += bytes;
-        self.entries.push_back(Entry { numbered: Numbered { seq, event }, bytes });
+        self.entries.push_back(Entry { numbered, bytes });
         self.shed();
         seq
     }
@@ -89,11 +95,15 @@ impl Uplink {
             let mut at = Timestamp(0);
             while end < self.entries.len() && droppable(&self.entries[end]) {
                 let e = &self.entries[end];
-                lost += match e.numbered.event {
-                    Event::Gap { lost, .. } => lost,
+                lost += match &e.numbered.event {
+                    Event::Gap { lost, .. } => *lost,
+                    Event::Lines { lines, .. } => lines.len().max(1) as u64,
                     _ => 1,
                 };
-                if let Event::Line { at: t, .. } | Event::Gap { at: t, .. } = e.numbered.event {
+                if let Event::Line { at: t, .. }
+                | Event::Lines { at: t, .. }
+                | Event::Gap { at: t, .. } = e.numbered.event
+                {
                     at = t;
                 }
                 freed += e.bytes;
@@ -102,7 +112,7 @@ impl Uplink {
                     break;
                 }
             }
-            let last_seq = self.entries[end - 1].numbered.seq;
+            let last_seq = self.entries[end - 1].numbered.last_seq();
             let gap = Event::Gap { at, lost };
             let gap_bytes = estimate(&gap);
             if end - start == 1 && matches!(self.entries[start].numbered.event, Event::Gap { .. }) {
@@ -128,27 +138,44 @@ impl Uplink {
 
     /// The relay stored everything up to `seq`.
     pub fn ack(&mut self, seq: u64) {
-        while self.entries.front().is_some_and(|e| e.numbered.seq <= seq) {
+        while self.entries.front().is_some_and(|e| e.numbered.last_seq() <= seq) {
             let e = self.entries.pop_front().expect("front exists");
             self.bytes -= e.bytes;
         }
     }
 
     /// The next events not yet sent on this connection, at most about [`BATCH_LIMIT_BYTES`]
-    /// (always at least one if any is unsent). Call [`Uplink::mark_sent`] once they are handed
+    /// (always at least one if any is unsent), with runs of lines of one moment joined into
+    /// `lines` events. Call [`Uplink::mark_sent`] once they are handed
     /// to the link.
     pub fn unsent(&self) -> Vec<Numbered> {
         let mut out = Vec::new();
         let mut bytes = 0;
         // Entries are in increasing seq order: skip the sent ones without walking them (a
         // busy session keeps tens of thousands waiting for their acknowledgement).
-        let first = self.entries.partition_point(|e| e.numbered.seq <= self.sent);
+        let first = self.entries.partition_point(|e| e.numbered.last_seq() <= self.sent);
         for e in self.entries.range(first..) {
             if !out.is_empty() && bytes + e.bytes > BATCH_LIMIT_BYTES {
                 break;
             }
             bytes += e.bytes;
-            out.push(e.numbered.clone());
+            let Event::Line { at, line } = &e.numbered.event else {
+                out.push(e.numbered.clone());
+                continue;
+            };
+            // Lines that scrolled off together travel as one `lines` event.
+            if let Some(run @ Numbered { event: Event::Lines { .. }, .. }) = out.last_mut()
+                && run.last_seq() + 1 == e.numbered.seq
+                && let Event::Lines { at: run_at, lines } = &mut run.event
+                && run_at == at
+            {
+                lines.push(line.clone());
+                continue;
+            }
+            out.push(Numbered {
+                seq: e.numbered.seq,
+                event: Event::Lines { at: *at, lines: vec![line.clone()] },
+            });
         }
         out
     }
@@ -175,7 +202,7 @@ impl Uplink {
 }
 
 fn droppable(e: &Entry) -> bool {
-    matches!(e.numbered.event, Event::Line { .. } | Event::Gap { .. })
+    matches!(e.numbered.event, Event::Line { .. } | Event::Lines { .. } | Event::Gap { .. })
 }
 
 #[cfg(test)]
@@ -197,8 +224,9 @@ mod tests {
         }
     }
 
+    /// Every number the events take (a `lines` event one per line).
     fn seqs(v: &[Numbered]) -> Vec<u64> {
-        v.iter().map(|n| n.seq).collect()
+        v.iter().flat_map(|n| n.seq..=n.last_seq()).collect()
     }
 
     #[test]
@@ -277,7 +305,10 @@ mod tests {
         let all = q.unsent();
         let lost: u64 =
             all.iter().map(|n| if let Event::Gap { lost, .. } = n.event { lost } else { 0 }).sum();
-        let lines = all.iter().filter(|n| matches!(n.event, Event::Line { .. })).count() as u64;
+        let lines: u64 = all
+            .iter()
+            .map(|n| if let Event::Lines { lines, .. } = &n.event { lines.len() as u64 } else { 0 })
+            .sum();
         assert_eq!(lost + lines, 399, "399 lines pushed: each is either kept or counted lost");
         assert_eq!(all.iter().filter(|n| matches!(n.event, Event::Gap { .. })).count(), 2);
     }
@@ -289,5 +320,40 @@ mod tests {
             q.push(closed(&format!("p{i}")));
         }
         assert_eq!(q.unsent().len(), 50);
+    }
+
+    #[test]
+    fn lines_of_one_moment_travel_as_one_event() {
+        let mut q = Uplink::default();
+        let at = |t| Timestamp(t);
+        let l = |t, s: &str| Event::Line { at: at(t), line: s.into() };
+        for e in [l(1, "a"), l(1, "b"), l(1, "c"), l(2, "d"), closed("p1"), l(2, "e"), l(2, "f")] {
+            q.push(e);
+        }
+        let batch = q.unsent();
+        let lines = |at_ms, v: &[&str]| Event::Lines {
+            at: at(at_ms),
+            lines: v.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let want = vec![
+            Numbered { seq: 1, event: lines(1, &["a", "b", "c"]) },
+            Numbered { seq: 4, event: lines(2, &["d"]) },
+            Numbered { seq: 5, event: closed("p1") },
+            Numbered { seq: 6, event: lines(2, &["e", "f"]) },
+        ];
+        assert_eq!(batch, want, "runs split where the moment changes and at other events");
+        assert_eq!(seqs(&batch), [1, 2, 3, 4, 5, 6, 7]);
+        q.mark_sent(batch.last().unwrap().last_seq());
+        assert!(q.unsent().is_empty());
+
+        // A `lines` event queued as such takes one number per line, and is shed, acked and
+        // re-sent whole.
+        q.push(lines(3, &["g", "h", "i"]));
+        let seq = q.push(l(3, "j"));
+        assert_eq!(seq, 11, "the three lines took 8, 9 and 10");
+        assert_eq!(q.unsent(), [Numbered { seq: 8, event: lines(3, &["g", "h", "i", "j"]) }]);
+        q.ack(10);
+        assert_eq!(seqs(&q.unsent()), [11]);
+        assert!(q.is_acked(10) && !q.is_acked(11));
     }
 }

@@ -286,9 +286,9 @@ fn a_full_screen_program_s_scrolled_rows_become_transcript_lines_once() {
 fn lines_lost_to_an_overflow_while_the_relay_is_away_leave_one_gap_line() {
     let (mut relay, config, token, _home) = setup();
     relay.kill();
-    // More transcript than cr keeps while unacknowledged (UPLINK_LIMIT_BYTES, 8 MiB counted
+    // More transcript than cr keeps while unacknowledged (UPLINK_LIMIT_BYTES, 32 MiB counted
     // with a fixed cost per event): the oldest lines must go, and say so.
-    let lines = 120_000;
+    let lines = 480_000;
     let script = format!("seq -f 'line %06g' 1 {lines}; echo WRITTEN; read x");
     let mut t = Terminal::start(
         Launch::new(&["--no-hooks", "--", "sh", "-c", &script])

@@ -71,6 +71,9 @@
 //! per session from 1. The numbering survives reconnects, and the relay keeps the highest
 //! stored number, so after any drop — of the network, of `cr`'s link or of the relay process —
 //! `cr` re-sends exactly what is not yet stored and the relay ignores what it already has.
+//! A run of transcript lines that scrolled off together travels as one `lines` event whose
+//! lines take consecutive numbers from its `seq` (link version 2), so a fast stream costs one
+//! small object per run rather than per line.
 //! The screen is state, not a log: it is re-sent whole after every `welcome`.
 //!
 //! ## Unknown messages
@@ -97,7 +100,7 @@ pub use api::{
 pub use feed::PromptResponse;
 pub use ids::{DeviceId, IdError, PromptId, SessionId, validate_id};
 pub use input::{Input, InputError, Key};
-pub use link::{Downlink, Event, LINK_PATH, LINK_VERSION, Numbered, Uplink};
+pub use link::{Downlink, Event, LINK_PATH, LINK_VERSION, MIN_LINK_VERSION, Numbered, Uplink};
 pub use prompt::{
     Answer, AnswerError, AnsweredBy, BodyFormat, MAX_MESSAGE_LEN, OPTION_ALWAYS, OPTION_APPROVE,
     OPTION_REJECT, Prompt, PromptKind, PromptOption, PromptSource, PromptStatus, Question,

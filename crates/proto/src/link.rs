@@ -9,8 +9,11 @@ use crate::{
     Timestamp,
 };
 
-/// Version sent in `hello`; the relay closes links that speak another.
-pub const LINK_VERSION: u32 = 1;
+/// Version sent in `hello`. Version 2 added [`Event::Lines`].
+pub const LINK_VERSION: u32 = 2;
+/// Oldest `hello` version a relay of this version still accepts; it closes links that speak
+/// one outside `MIN_LINK_VERSION..=LINK_VERSION`.
+pub const MIN_LINK_VERSION: u32 = 1;
 /// The WebSocket path of the link.
 pub const LINK_PATH: &str = "/ws";
 
@@ -20,7 +23,7 @@ pub const LINK_PATH: &str = "/ws";
 pub enum Uplink {
     /// First frame of every connection: which session this link carries.
     Hello {
-        /// Must be [`LINK_VERSION`].
+        /// The sender's [`LINK_VERSION`].
         version: u32,
         /// The session, as `cr` knows it.
         session: SessionMeta,
@@ -58,6 +61,17 @@ pub struct Numbered {
     pub event: Event,
 }
 
+impl Numbered {
+    /// The highest number this event takes: its own, or for [`Event::Lines`] that of its
+    /// last line.
+    pub fn last_seq(&self) -> u64 {
+        match &self.event {
+            Event::Lines { lines, .. } => self.seq + (lines.len().max(1) as u64 - 1),
+            _ => self.seq,
+        }
+    }
+}
+
 /// Something that happened in the session and must not be lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -68,6 +82,16 @@ pub enum Event {
         at: Timestamp,
         /// Its text, trailing blanks trimmed.
         line: String,
+    },
+    /// Rows that scrolled off together: consecutive transcript lines taking the numbers
+    /// `seq`, `seq + 1`, … of the [`Numbered`] that carries them (see
+    /// [`Numbered::last_seq`]). How `cr` sends runs of lines since link version 2: one
+    /// timestamp and one object per run, not per line.
+    Lines {
+        /// When they scrolled off.
+        at: Timestamp,
+        /// Their texts, trailing blanks trimmed; never empty.
+        lines: Vec<String>,
     },
     /// `cr`'s buffer overflowed while the relay was unreachable; `lost` events were dropped.
     /// The relay stores it as a transcript line that says so.

@@ -152,21 +152,28 @@ fn store_events(
     let mut prompts_changed = false;
     let mut ended = false;
 
-    for Numbered { seq, event } in events {
-        if seq <= last {
+    for numbered in events {
+        let upto = numbered.last_seq();
+        if upto <= last {
             continue; // a re-send of something already stored
         }
-        last = seq;
-        let (at, text) = match event {
-            Event::Line { at, line } => (at, line),
-            Event::Gap { at, lost } => (at, gap_line(lost)),
+        let Numbered { seq, event } = numbered;
+        match event {
+            // Lines at or below `last` were stored before (a re-send overlapping them).
+            Event::Lines { at, lines: texts } => lines.extend(
+                (seq..)
+                    .zip(texts)
+                    .filter(|(seq, _)| *seq > last)
+                    .map(|(seq, line)| TranscriptLine { seq, at, line }),
+            ),
+            Event::Line { at, line } => lines.push(TranscriptLine { seq, at, line }),
+            Event::Gap { at, lost } => lines.push(TranscriptLine { seq, at, line: gap_line(lost) }),
             other => {
                 flush_lines(tx, &mut out.items, session, &mut lines)?;
                 prompts_changed |= store_prompt_event(tx, session, other, &mut out, &mut ended)?;
-                continue;
             }
-        };
-        lines.push(TranscriptLine { seq, at, line: text });
+        }
+        last = upto;
     }
     flush_lines(tx, &mut out.items, session, &mut lines)?;
     store::set_last_seq(tx.conn(), session, last)?;
@@ -192,7 +199,7 @@ fn flush_lines(
         return Ok(());
     };
     let (first_seq, last_seq) = (first.seq, last.seq);
-    let data = serde_json::to_string(&lines).expect("lines serialize");
+    let data = block_json(lines);
     lines.clear();
     let eid = tx.next_eid();
     store::insert_block(tx.conn(), session, eid, first_seq, last_seq, &data)?;
@@ -204,6 +211,31 @@ fn flush_lines(
         session_only: true,
     });
     Ok(())
+}
+
+/// `lines` as a JSON array of `{"seq","at","line"}` objects: what `serde_json` writes for
+/// them, with each distinct timestamp formatted once (a run of lines shares one).
+fn block_json(lines: &[TranscriptLine]) -> String {
+    use std::io::Write as _;
+    let text: usize = lines.iter().map(|l| l.line.len()).sum();
+    let mut out = Vec::with_capacity(text + lines.len() * 64 + 2);
+    let mut at: Option<(Timestamp, String)> = None;
+    out.push(b'[');
+    for (i, l) in lines.iter().enumerate() {
+        if at.as_ref().is_none_or(|(t, _)| *t != l.at) {
+            at = Some((l.at, l.at.to_string()));
+        }
+        let stamp = at.as_ref().map_or("", |(_, s)| s.as_str());
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing to a Vec cannot fail, and a string always serializes (serde_json escapes).
+        let _ = write!(out, r#"{{"seq":{},"at":"{stamp}","line":"#, l.seq);
+        let _ = serde_json::to_writer(&mut out, &l.line);
+        out.push(b'}');
+    }
+    out.push(b']');
+    String::from_utf8(out).expect("JSON of strings is UTF-8")
 }
 
 fn feed_item(
@@ -282,7 +314,7 @@ fn store_prompt_event(
             *ended = true;
             Ok(true)
         }
-        Event::Line { .. } | Event::Gap { .. } => Ok(false),
+        Event::Line { .. } | Event::Lines { .. } | Event::Gap { .. } => Ok(false),
     }
 }
 
@@ -381,5 +413,23 @@ mod tests {
             gap_line(3),
             "[claude-remote: 3 events were lost while the relay was unreachable]"
         );
+    }
+
+    #[test]
+    fn block_json_is_what_serde_json_writes() {
+        let texts =
+            ["plain", "", "quote \" backslash \\ tab \t", "ctrl \u{1b}[31m \u{7f}", "ünï ✓ 🦀"];
+        let lines: Vec<TranscriptLine> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TranscriptLine {
+                seq: 1 + i as u64 * 7,
+                at: Timestamp(1_763_730_000_000 + (i as i64 / 2) * 1_234),
+                line: (*t).to_owned(),
+            })
+            .collect();
+        for n in 0..=lines.len() {
+            assert_eq!(block_json(&lines[..n]), serde_json::to_string(&lines[..n]).unwrap());
+        }
     }
 }

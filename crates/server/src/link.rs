@@ -15,7 +15,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::http::HeaderMap;
 use axum::response::Response;
 use cr_proto::sign::{self, FrameOpener, FrameSealer, MAX_FRAME_BYTES};
-use cr_proto::{Downlink, LINK_VERSION, SessionId, Uplink};
+use cr_proto::{Downlink, LINK_VERSION, MIN_LINK_VERSION, SessionId, Uplink};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
@@ -124,10 +124,15 @@ async fn run(state: SharedState, device: VerifiedDevice, socket: WebSocket) {
     let mut down = Down { tx, sealer, last_sent: Instant::now() };
 
     let meta = match timeout(LINK_TIMEOUT, next_uplink(&mut rx, &mut opener)).await {
-        Ok(Ok(Uplink::Hello { version, session })) if version == LINK_VERSION => session,
+        Ok(Ok(Uplink::Hello { version, session }))
+            if (MIN_LINK_VERSION..=LINK_VERSION).contains(&version) =>
+        {
+            session
+        }
         Ok(Ok(Uplink::Hello { version, .. })) => {
             let why = format!(
-                "link version {version} is not {LINK_VERSION}; update cr and cr-server together"
+                "link version {version} is not one of {MIN_LINK_VERSION}..={LINK_VERSION}; \
+                 update cr and cr-server together"
             );
             tracing::warn!("{why}");
             return down.close(close_code::PROTOCOL, &why).await;

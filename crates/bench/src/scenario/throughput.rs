@@ -34,6 +34,8 @@ const SLOWEST_FACTOR: u64 = 20;
 const PHONE_GRACE: Duration = Duration::from_secs(60);
 /// A marker `cr` puts in the transcript when the phone's view skipped output.
 const SKIPPED_MARKER: &str = "output skipped";
+/// Part of the gap line the relay stores when `cr` dropped unacknowledged lines.
+const GAP_MARKER: &str = "events were lost";
 
 /// What the phone has seen so far.
 #[derive(Debug, Default)]
@@ -46,6 +48,8 @@ struct PhoneProgress {
     received: u64,
     /// `cr` reported skipping output for the phone.
     skipped: bool,
+    /// `cr` dropped lines the relay had not acknowledged yet (a gap line arrived).
+    gap: bool,
     /// When the screen first showed the last line.
     final_screen_ns: Option<u64>,
     /// When both conditions held.
@@ -95,9 +99,9 @@ async fn watch_phone(
                 p.final_screen_ns = Some(ev.recv_ns);
             }
         } else if ev.name == feed::LINES {
-            if String::from_utf8_lossy(&ev.data).contains(SKIPPED_MARKER) {
-                p.skipped = true;
-            }
+            let data = String::from_utf8_lossy(&ev.data);
+            p.skipped |= data.contains(SKIPPED_MARKER);
+            p.gap |= data.contains(GAP_MARKER);
             for n in line_numbers(&ev.data).flatten() {
                 p.received += 1;
                 if n == p.contiguous + 1 {
@@ -209,7 +213,13 @@ fn cr_round(
             p.received,
             p.contiguous,
             p.disorder,
-            if p.skipped { ", cr reported skipping output" } else { "" },
+            match (p.skipped, p.gap) {
+                (true, true) => ", cr reported skipping output and a gap",
+                (true, false) => ", cr reported skipping output",
+                (false, true) =>
+                    ", cr reported a gap: it dropped lines the relay had not acknowledged",
+                (false, false) => "",
+            },
             relay1 - relay0,
             me1 - me0,
         ),

@@ -185,3 +185,56 @@ async fn a_new_link_replaces_the_old_and_other_devices_cannot_take_a_session() {
     second.send(&lines(2..=2)).await;
     second.acked(2).await;
 }
+
+#[tokio::test]
+async fn runs_of_lines_are_numbered_one_per_line_and_resends_overlap_safely() {
+    let server = TestServer::start().await;
+    let device = server.pair("laptop").await;
+    let cookie = server.login().await;
+    let (mut link, _) = server.link(&device, "s-runs").await;
+    let mut phone = server.sse("/events?session=s-runs", &cookie, None).await;
+    let run = |seq, texts: &[&str]| cr_proto::Numbered {
+        seq,
+        event: cr_proto::Event::Lines {
+            at: cr_proto::Timestamp(1_763_730_000_000),
+            lines: texts.iter().map(|t| (*t).to_owned()).collect(),
+        },
+    };
+    link.send(&Uplink::Events { events: vec![run(1, &["a", "b \"quoted\"", "c"])] }).await;
+    link.acked(3).await;
+    // A re-send overlapping what is stored, then one more line on its own.
+    link.send(&Uplink::Events { events: vec![run(2, &["b \"quoted\"", "c", "d"]), line(5, "e")] })
+        .await;
+    link.acked(5).await;
+
+    let res = server.get("/api/sessions/s-runs/transcript", Some(&cookie)).await;
+    let got: Vec<cr_proto::TranscriptLine> = res.json();
+    let got: Vec<(u64, &str)> = got.iter().map(|l| (l.seq, l.line.as_str())).collect();
+    assert_eq!(got, [(1, "a"), (2, "b \"quoted\""), (3, "c"), (4, "d"), (5, "e")]);
+
+    // The phone gets each line once, in `lines` events parsed as the page parses them.
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let ev = phone.next_named("lines").await;
+        let block: Vec<cr_proto::TranscriptLine> = serde_json::from_str(&ev.data).unwrap();
+        assert!(block.iter().all(|l| l.at == cr_proto::Timestamp(1_763_730_000_000) || l.seq == 5));
+        seen.extend(block.into_iter().map(|l| l.seq));
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5]);
+}
+
+#[tokio::test]
+async fn links_of_the_previous_version_are_accepted_and_newer_ones_refused() {
+    let server = TestServer::start().await;
+    let device = server.pair("laptop").await;
+    let mut old = Link::connect(server.addr, &device).await.unwrap();
+    old.send(&Uplink::Hello { version: cr_proto::MIN_LINK_VERSION, session: meta("s-v1") }).await;
+    assert!(matches!(old.recv().await, Downlink::Welcome { acked: 0 }));
+    old.send(&lines(1..=3)).await;
+    old.acked(3).await;
+
+    let mut newer = Link::connect(server.addr, &device).await.unwrap();
+    newer.send(&Uplink::Hello { version: LINK_VERSION + 1, session: meta("s-v9") }).await;
+    let reason = newer.closed().await.unwrap().reason;
+    assert!(reason.contains("update cr and cr-server together"), "{reason}");
+}
