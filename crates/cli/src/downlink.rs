@@ -36,7 +36,7 @@ impl Ledger {
     /// Registers a new prompt; returns the event announcing it.
     pub fn open(&mut self, prompt: Prompt) -> Event {
         self.open.insert(prompt.id.clone(), prompt.clone());
-        Event::PromptOpened { prompt }
+        Event::PromptOpened { prompt: Box::new(prompt) }
     }
 
     /// The open prompt with this id.

@@ -356,4 +356,15 @@ mod tests {
         assert_eq!(seqs(&q.unsent()), [11]);
         assert!(q.is_acked(10) && !q.is_acked(11));
     }
+
+    #[test]
+    fn a_queued_line_costs_about_its_estimate() {
+        // The byte bound is only a memory bound if an entry's own size (a line's text aside)
+        // fits in the fixed cost the estimate charges; a large variant inline would double it.
+        assert!(
+            std::mem::size_of::<Entry>() <= EVENT_OVERHEAD_BYTES,
+            "{} bytes per entry",
+            std::mem::size_of::<Entry>()
+        );
+    }
 }

@@ -103,8 +103,9 @@ pub enum Event {
     },
     /// A question is waiting for an answer.
     PromptOpened {
-        /// The prompt, `pending`.
-        prompt: Prompt,
+        /// The prompt, `pending`. Boxed: every queued transcript line is an `Event` too, and
+        /// should not take a prompt's room.
+        prompt: Box<Prompt>,
     },
     /// A prompt was settled: answered from the phone, at the keyboard, or gone.
     PromptClosed {

@@ -655,7 +655,9 @@ pub fn tool_prompt(id: &str, session: &str) -> Prompt {
 }
 
 pub fn opened(seq: u64, prompt: Prompt) -> Uplink {
-    Uplink::Events { events: vec![Numbered { seq, event: Event::PromptOpened { prompt } }] }
+    Uplink::Events {
+        events: vec![Numbered { seq, event: Event::PromptOpened { prompt: Box::new(prompt) } }],
+    }
 }
 
 pub fn closed(seq: u64, id: &str, status: PromptStatus, by: cr_proto::AnsweredBy) -> Uplink {
