@@ -62,7 +62,7 @@ down:
 logs:
     docker compose logs -f relay
 
-# Benchmarks on release builds, results into BENCHMARKS.md (~25 min; e.g. `just bench --only store`)
+# Benchmarks on release builds, results into BENCHMARKS.md (~20 min; e.g. `just bench --only store`)
 bench *args:
     cargo build --release --locked -p cr -p cr-server -p cr-bench
     CR_BENCH_COMMAND="just bench {{args}}" ./target/release/cr-bench --write BENCHMARKS.md {{args}}
