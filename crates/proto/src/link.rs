@@ -66,7 +66,8 @@ impl Numbered {
     /// last line.
     pub fn last_seq(&self) -> u64 {
         match &self.event {
-            Event::Lines { lines, .. } => self.seq + (lines.len().max(1) as u64 - 1),
+            // Saturating: numbers near the top are nonsense, but must not wrap around.
+            Event::Lines { lines, .. } => self.seq.saturating_add(lines.len().max(1) as u64 - 1),
             _ => self.seq,
         }
     }
@@ -198,5 +199,19 @@ mod tests {
         assert_eq!(d, Downlink::Ack { seq: 9 });
         assert!(serde_json::from_str::<Downlink>(r#"{"type":"launch_missiles"}"#).is_err());
         assert!(serde_json::from_str::<Uplink>(r#"{"type":"events","events":[],"x":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_lines_event_takes_a_number_per_line_and_never_wraps() {
+        let run = |seq, n: usize| Numbered {
+            seq,
+            event: Event::Lines { at: Timestamp(0), lines: vec!["x".into(); n] },
+        };
+        assert_eq!(run(7, 3).last_seq(), 9);
+        assert_eq!(run(7, 1).last_seq(), 7);
+        assert_eq!(run(7, 0).last_seq(), 7, "an empty run still holds its own number");
+        assert_eq!(run(u64::MAX - 1, 5).last_seq(), u64::MAX);
+        let line = Numbered { seq: 4, event: Event::Line { at: Timestamp(0), line: "y".into() } };
+        assert_eq!(line.last_seq(), 4);
     }
 }

@@ -160,12 +160,14 @@ fn store_events(
         let Numbered { seq, event } = numbered;
         match event {
             // Lines at or below `last` were stored before (a re-send overlapping them).
-            Event::Lines { at, lines: texts } => lines.extend(
-                (seq..)
-                    .zip(texts)
-                    .filter(|(seq, _)| *seq > last)
-                    .map(|(seq, line)| TranscriptLine { seq, at, line }),
-            ),
+            Event::Lines { at, lines: texts } => {
+                lines.extend(texts.into_iter().enumerate().filter_map(|(i, line)| {
+                    // Numbers past the top (only a broken or hostile `cr` sends them) are
+                    // dropped rather than wrapped around.
+                    let seq = seq.checked_add(i as u64)?;
+                    (seq > last).then_some(TranscriptLine { seq, at, line })
+                }));
+            }
             Event::Line { at, line } => lines.push(TranscriptLine { seq, at, line }),
             Event::Gap { at, lost } => lines.push(TranscriptLine { seq, at, line: gap_line(lost) }),
             other => {
