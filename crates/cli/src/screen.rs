@@ -8,6 +8,7 @@
 //! [`ShiftTracker`] compares consecutive frames and emits the rows that moved out of view when the
 //! content shifted up.
 
+use crate::pty::JOIN_BYTES;
 use std::collections::HashMap;
 use std::num::NonZeroU16;
 
@@ -117,6 +118,9 @@ pub struct VirtualScreen {
     last_snapshot: std::cell::RefCell<Option<Screen>>,
     /// The rows of the last snapshot built, by their rendering (see [`Self::build_snapshot`]).
     row_cache: std::cell::RefCell<HashMap<String, Row>>,
+    /// Output taken by [`Self::feed_later`] and not emulated yet. Every method that reads
+    /// the screen emulates it first, so none sees the screen behind its output.
+    pending: Vec<u8>,
 }
 
 impl std::fmt::Debug for VirtualScreen {
@@ -143,6 +147,30 @@ impl VirtualScreen {
             skipped: 0,
             last_snapshot: std::cell::RefCell::default(),
             row_cache: std::cell::RefCell::default(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Takes program output to emulate when the screen is next read (or once
+    /// [`JOIN_BYTES`] are waiting). A stream fed in large pieces costs much less than
+    /// chunk by chunk: the lines that only scroll through skip the emulator (see
+    /// [`Self::feed`]).
+    pub fn feed_later(&mut self, bytes: Vec<u8>) {
+        if self.pending.is_empty() {
+            self.pending = bytes;
+        } else {
+            self.pending.extend_from_slice(&bytes);
+        }
+        if self.pending.len() >= JOIN_BYTES {
+            self.catch_up();
+        }
+    }
+
+    /// Emulates the output [`Self::feed_later`] took.
+    fn catch_up(&mut self) {
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            self.emulate(&pending);
         }
     }
 
@@ -155,6 +183,11 @@ impl VirtualScreen {
     /// leaves the top in order. Only those last lines go through the emulator (which also
     /// scrolls out the rows the screen held); the rest become transcript lines directly.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.catch_up();
+        self.emulate(bytes);
+    }
+
+    fn emulate(&mut self, bytes: &[u8]) {
         self.last_snapshot.get_mut().take();
         if !self.shortcut {
             self.parser.process(bytes);
@@ -221,6 +254,7 @@ impl VirtualScreen {
 
     /// Resizes like a terminal does; rows pushed off the top become transcript lines.
     pub fn resize(&mut self, rows: u16, cols: u16) {
+        self.catch_up(); // that output was written for the old size
         self.last_snapshot.get_mut().take();
         self.parser.set_size(dim(rows), dim(cols));
     }
@@ -230,6 +264,7 @@ impl VirtualScreen {
         let (rows, cols) = self.parser.screen().size();
         let title = std::mem::take(&mut self.parser.callbacks_mut().title);
         self.last_snapshot.get_mut().take();
+        self.pending.clear();
         self.parser = vt100::Parser::new_with_callbacks(
             rows,
             cols,
@@ -246,27 +281,32 @@ impl VirtualScreen {
     }
 
     /// True while the program uses the alternate screen.
-    pub fn alternate(&self) -> bool {
+    pub fn alternate(&mut self) -> bool {
+        self.catch_up();
         self.parser.screen().alternate_screen()
     }
 
     /// True when the program enabled bracketed paste (mode 2004).
-    pub fn bracketed_paste(&self) -> bool {
+    pub fn bracketed_paste(&mut self) -> bool {
+        self.catch_up();
         self.parser.screen().bracketed_paste()
     }
 
     /// True when arrows must be sent in application mode (`ESC O A`).
-    pub fn application_cursor(&self) -> bool {
+    pub fn application_cursor(&mut self) -> bool {
+        self.catch_up();
         self.parser.screen().application_cursor()
     }
 
     /// Rows that scrolled off the top of the main screen since the last call.
     pub fn take_scrolled(&mut self) -> Vec<String> {
+        self.catch_up();
         std::mem::take(&mut self.parser.callbacks_mut().scrolled)
     }
 
     /// The screen as the phone sees it.
-    pub fn snapshot(&self) -> Screen {
+    pub fn snapshot(&mut self) -> Screen {
+        self.catch_up();
         self.last_snapshot.borrow_mut().get_or_insert_with(|| self.build_snapshot()).clone()
     }
 
@@ -564,6 +604,36 @@ mod tests {
                 String::from_utf8_lossy(piece)
             );
         }
+    }
+
+    #[test]
+    fn output_fed_later_is_on_the_screen_before_anything_reads_it() {
+        let chunks: Vec<Vec<u8>> =
+            (1..=30).map(|i| format!("\x1b[3{}mrow {i}\x1b[0m\r\n", i % 8).into_bytes()).collect();
+        let mut now = VirtualScreen::new(5, 20);
+        let mut later = VirtualScreen::new(5, 20);
+        for c in &chunks {
+            now.feed(c);
+            later.feed_later(c.clone());
+        }
+        assert_eq!(later.snapshot(), now.snapshot());
+        assert_eq!(later.take_scrolled(), now.take_scrolled());
+        // Modes, a resize and the next feed all see what came before them.
+        later.feed_later(b"\x1b[?2004h\x1b[?1h".to_vec());
+        assert!(later.bracketed_paste() && later.application_cursor());
+        later.feed_later(b"before the resize\r\n".to_vec());
+        now.feed(b"\x1b[?2004h\x1b[?1hbefore the resize\r\n");
+        later.resize(3, 20);
+        now.resize(3, 20);
+        later.feed_later(b"one".to_vec());
+        later.feed(b" two");
+        now.feed(b"one two");
+        assert_eq!(later.snapshot(), now.snapshot());
+        assert_eq!(later.take_scrolled(), now.take_scrolled());
+        // A reset (output skipped) drops what was waiting.
+        later.feed_later(b"dropped".to_vec());
+        later.reset();
+        assert!(later.snapshot().lines.iter().all(|l| l.text().is_empty()));
     }
 
     #[test]

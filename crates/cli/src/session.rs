@@ -174,7 +174,6 @@ impl Session {
             need_snapshot: true,
             frame_due: None,
             last_frame: Instant::now() - FRAME_INTERVAL,
-            held: Vec::new(),
             flush_due: None,
             was_alternate: false,
             prompts: Prompts::new(self.hooks.is_some(), Instant::now()),
@@ -255,12 +254,6 @@ struct Core {
     need_snapshot: bool,
     frame_due: Option<Instant>,
     last_frame: Instant,
-    /// Output not fed to the emulator yet. While a stream keeps a frame waiting for its turn
-    /// (see [`FRAME_INTERVAL`]), chunks gather here, up to [`crate::pty::JOIN_BYTES`], and go
-    /// in together when the frame is built or anything else looks at the screen: fed in large
-    /// pieces, the lines that only scroll through skip the emulator (`VirtualScreen::feed`).
-    /// Output after a quiet spell is fed and framed at once, as before.
-    held: Vec<u8>,
     flush_due: Option<Instant>,
     was_alternate: bool,
     prompts: Prompts<HookReply>,
@@ -330,21 +323,14 @@ impl Core {
 
     fn on_output(&mut self, out: Output) -> bool {
         match out {
-            Output::Data(bytes) => {
-                let waiting = self.frame_due.is_some_and(|t| t > Instant::now());
-                if waiting && self.held.len() + bytes.len() <= crate::pty::JOIN_BYTES {
-                    if self.held.is_empty() {
-                        self.held = bytes;
-                    } else {
-                        self.held.extend_from_slice(&bytes);
-                    }
-                } else {
-                    self.catch_up();
-                    self.screen.feed(&bytes);
-                }
+            // While a stream keeps a frame waiting for its turn (see FRAME_INTERVAL), the
+            // emulator takes the output in one piece when that frame (or anything else)
+            // reads the screen. Output after a quiet spell is emulated and framed at once.
+            Output::Data(bytes) if self.frame_due.is_some_and(|t| t > Instant::now()) => {
+                self.screen.feed_later(bytes);
             }
+            Output::Data(bytes) => self.screen.feed(&bytes),
             Output::Skipped => {
-                self.held.clear(); // the phone's view restarts after the skip anyway
                 self.screen.reset();
                 self.shift.reset();
                 self.need_snapshot = true;
@@ -354,10 +340,7 @@ impl Core {
                         .into(),
                 });
             }
-            Output::Eof => {
-                self.catch_up();
-                return true;
-            }
+            Output::Eof => return true,
         }
         let now = Instant::now();
         self.prompts.output(now);
@@ -372,16 +355,7 @@ impl Core {
         false
     }
 
-    /// Feeds the held output to the emulator: before anything reads the screen.
-    fn catch_up(&mut self) {
-        if !self.held.is_empty() {
-            let held = std::mem::take(&mut self.held);
-            self.screen.feed(&held);
-        }
-    }
-
     fn on_timer(&mut self) {
-        self.catch_up();
         let now = Instant::now();
         if self.frame_due.is_some_and(|t| t <= now) {
             self.frame();
@@ -398,7 +372,6 @@ impl Core {
     /// Turns the emulator's state into an update for the relay, transcript lines and a
     /// detection result.
     fn frame(&mut self) {
-        self.catch_up();
         self.frame_due = None;
         self.last_frame = Instant::now();
         let snapshot = self.screen.snapshot();
@@ -488,7 +461,6 @@ impl Core {
     }
 
     fn on_resize(&mut self, rows: u16, cols: u16) {
-        self.catch_up();
         if let Err(e) = self.pty.resize(rows, cols) {
             warn!("{e:#}");
         }
@@ -499,7 +471,6 @@ impl Core {
     }
 
     fn on_link(&mut self, ev: LinkEvent) {
-        self.catch_up();
         match ev {
             LinkEvent::Up { epoch, acked } => {
                 self.epoch = Some(epoch);
@@ -524,7 +495,7 @@ impl Core {
         }
     }
 
-    fn modes(&self) -> Modes {
+    fn modes(&mut self) -> Modes {
         Modes {
             application_cursor: self.screen.application_cursor(),
             bracketed_paste: self.screen.bracketed_paste(),
@@ -536,7 +507,8 @@ impl Core {
             warn!("phone input refused: {e}");
             return;
         }
-        let _ = self.writer.send((keys::input_strokes(input), self.modes()));
+        let modes = self.modes();
+        let _ = self.writer.send((keys::input_strokes(input), modes));
     }
 
     fn new_prompt_id(&mut self) -> PromptId {
@@ -574,7 +546,6 @@ impl Core {
     }
 
     fn on_hook(&mut self, call: HookCall) {
-        self.catch_up();
         match call {
             HookCall::Permission { payload, reply } => {
                 let hook = Hook { payload, reply };

@@ -164,9 +164,9 @@ impl Uplink {
                 continue;
             };
             // Lines that scrolled off together travel as one `lines` event.
-            if let Some(run @ Numbered { event: Event::Lines { .. }, .. }) = out.last_mut()
-                && run.last_seq() + 1 == e.numbered.seq
-                && let Event::Lines { at: run_at, lines } = &mut run.event
+            if let Some(Numbered { seq, event: Event::Lines { at: run_at, lines } }) =
+                out.last_mut()
+                && *seq + lines.len() as u64 == e.numbered.seq
                 && run_at == at
             {
                 lines.push(line.clone());

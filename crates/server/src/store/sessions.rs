@@ -311,45 +311,49 @@ pub fn transcript(
     limit: u32,
 ) -> Result<Vec<TranscriptLine>> {
     let limit = limit as usize;
+    let upper = before.unwrap_or(u64::MAX);
+    let wanted = |l: &TranscriptLine| l.seq > after && l.seq < upper;
     let mut lines = Vec::new();
     // Blocks never overlap and their `seq` ranges grow with their order, so one index walks
     // forward from `after` and another backward from `before`.
-    let after_ = after.min(i64::MAX as u64) as i64;
-    let (upper, backward) = match before {
-        None => (u64::MAX, false),
-        Some(before) => (before, true),
-    };
     let mut stmt;
-    let mut rows = if backward {
-        stmt = conn.prepare_cached(
-            "SELECT lines FROM transcript_blocks
-             WHERE session_id = ?1 AND first_seq < ?3 AND last_seq > ?2
-             ORDER BY first_seq DESC",
-        )?;
-        stmt.query(params![id.as_str(), after_, upper.min(i64::MAX as u64) as i64])?
-    } else {
-        stmt = conn.prepare_cached(
-            "SELECT lines FROM transcript_blocks WHERE session_id = ?1 AND last_seq > ?2
-             ORDER BY last_seq",
-        )?;
-        stmt.query(params![id.as_str(), after_])?
+    let mut rows = match before {
+        Some(before) => {
+            stmt = conn.prepare_cached(
+                "SELECT lines FROM transcript_blocks
+                 WHERE session_id = ?1 AND first_seq < ?3 AND last_seq > ?2
+                 ORDER BY first_seq DESC",
+            )?;
+            stmt.query(params![id.as_str(), sql_int(after), sql_int(before)])?
+        }
+        None => {
+            stmt = conn.prepare_cached(
+                "SELECT lines FROM transcript_blocks WHERE session_id = ?1 AND last_seq > ?2
+                 ORDER BY last_seq",
+            )?;
+            stmt.query(params![id.as_str(), sql_int(after)])?
+        }
     };
     while lines.len() < limit
         && let Some(row) = rows.next()?
     {
         let block = parse_block(&row.get::<_, String>(0)?)?;
-        let wanted = |l: &TranscriptLine| l.seq > after && l.seq < upper;
         let room = limit - lines.len();
-        if backward {
-            lines.extend(block.into_iter().rev().filter(wanted).take(room));
-        } else {
-            lines.extend(block.into_iter().filter(wanted).take(room));
+        match before {
+            Some(_) => lines.extend(block.into_iter().rev().filter(wanted).take(room)),
+            None => lines.extend(block.into_iter().filter(wanted).take(room)),
         }
     }
-    if backward {
+    if before.is_some() {
         lines.reverse();
     }
     Ok(lines)
+}
+
+/// A sequence number or feed id as SQLite's signed integer (ids past its range are clamped;
+/// none that large is ever stored).
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn parse_block(json: &str) -> Result<Vec<TranscriptLine>> {
@@ -386,7 +390,7 @@ pub fn replay(
     limit: u32,
     max_bytes: usize,
 ) -> Result<ReplayPage> {
-    let after = after.min(i64::MAX as u64) as i64;
+    let after = sql_int(after);
     let mut stmt;
     let mut rows = match session {
         Some(s) => {
