@@ -22,7 +22,8 @@
 //!
 //! Around them: [`session`] (the one `select!` loop that owns a run), [`term`] (raw mode,
 //! stdin, window size), [`config`] (flags, `CR_*`, the config file), [`net`] (URLs, TCP/TLS,
-//! HTTP requests) and [`device`] (`cr pair`, `cr qr`).
+//! HTTP requests), [`device`] (`cr pair`, `cr qr`) and [`logfile`] (the log file's own
+//! writer thread).
 
 pub mod claude;
 pub mod config;
@@ -33,6 +34,7 @@ pub mod hooks;
 pub mod hookserver;
 pub mod keys;
 pub mod link;
+pub mod logfile;
 pub mod net;
 pub mod prompt;
 pub mod pty;

@@ -1,7 +1,7 @@
 //! `cr`: parse the command line, log to a file, run the session (or `pair` / `qr` / `hook`),
 //! exit with the child's exit code.
 
-use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, process::ExitCode, sync::Mutex};
+use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, process::ExitCode};
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -13,6 +13,7 @@ use tokio::{
 use cr::{
     config::{self, Cli, Command, DEFAULT_COMMAND, RunArgs},
     device, hookserver,
+    logfile::LogGuard,
     session::{RESIZE_CAP, Session, SessionConfig},
     term,
 };
@@ -94,27 +95,28 @@ async fn qr(path: &std::path::Path, run: &RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Logging goes to a file, never to the terminal being mirrored.
-fn init_logging() {
+/// Logging goes to a file, never to the terminal being mirrored, through a thread of its own
+/// (see [`cr::logfile`]); the guard ends that thread once every line is written.
+fn init_logging() -> Option<LogGuard> {
     let path = config::log_path();
     if let Some(dir) = path.parent() {
         let _ = fs::DirBuilder::new().recursive(true).create(dir);
     }
-    let Ok(file) = fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path) else {
-        return;
-    };
+    let file = fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path).ok()?;
+    let (sink, guard) = cr::logfile::start(file).ok()?;
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("CR_LOG").unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(Mutex::new(file))
+        .with_writer(sink)
         .try_init();
+    Some(guard)
 }
 
 #[allow(clippy::print_stderr)]
 async fn run(config_path: &std::path::Path, args: RunArgs) -> Result<ExitCode> {
-    init_logging();
+    let _log = init_logging();
     let saved = config::load(config_path).unwrap_or_else(|e| {
         tracing::warn!("{e:#}");
         None

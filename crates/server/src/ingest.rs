@@ -69,10 +69,9 @@ pub async fn hello(
                     Opened::Foreign => return Ok(None),
                     Opened::Ours { acked, created } => (acked, created),
                 };
-                let (before, after) = store::settle_status(tx.conn(), &meta.id, true)?;
-                let session = store::session(tx.conn(), &meta.id)?
+                let (before, session) = store::settle_status(tx.conn(), &meta.id, true)?
                     .ok_or_else(|| StoreError::Corrupt("session vanished".into()))?;
-                Ok(Some((acked, created, before != after, session)))
+                Ok(Some((acked, created, before != session.status, session)))
             },
             move |result| {
                 let outcome = result.map(|found| {
@@ -181,10 +180,9 @@ fn store_events(
     store::set_last_seq(tx.conn(), session, last)?;
     out.acked = last;
 
-    let (before, after) = store::settle_status(tx.conn(), session, true)?;
-    if ended || prompts_changed || before != after {
-        let s = store::session(tx.conn(), session)?
-            .ok_or_else(|| StoreError::Corrupt("session vanished".into()))?;
+    let (before, s) = store::settle_status(tx.conn(), session, true)?
+        .ok_or_else(|| StoreError::Corrupt("session vanished".into()))?;
+    if ended || prompts_changed || before != s.status {
         out.items.push(session_item(if ended { SESSION_END } else { SESSION_UPDATE }, &s));
     }
     Ok(out)
@@ -379,9 +377,8 @@ pub async fn link_lost(state: &SharedState, session: &SessionId, link_id: u64) {
                 if hub.is_linked(&id) {
                     return Ok(None);
                 }
-                let (before, after) = store::settle_status(tx.conn(), &id, false)?;
-                let s = store::session(tx.conn(), &id)?;
-                Ok(s.map(|s| (before != after, s)))
+                let settled = store::settle_status(tx.conn(), &id, false)?;
+                Ok(settled.map(|(before, s)| (before != s.status, s)))
             },
             {
                 let hub = state.hub.clone();

@@ -95,36 +95,31 @@ pub fn open_session(conn: &Connection, device: &DeviceId, meta: &SessionMeta) ->
     }
 }
 
-/// The status a session should have now; writes it if it changed. Returns (before, after).
-/// An ended session stays ended; otherwise it is `disconnected` without a link, `waiting`
-/// with pending prompts, else `running`.
+/// The status a session should have now; writes it if it changed. Returns the status before
+/// and the session after, read with the status in one query (`None` if there is no such
+/// session). An ended session stays ended; otherwise it is `disconnected` without a link,
+/// `waiting` with pending prompts, else `running`.
 pub fn settle_status(
     conn: &Connection,
     id: &SessionId,
     linked: bool,
-) -> Result<(SessionStatus, SessionStatus)> {
-    let (status, pending): (String, u32) = super::row(
-        conn,
-        "SELECT status, (SELECT count(*) FROM prompts WHERE session_id = ?1 AND status = 'pending')
-         FROM sessions WHERE id = ?1",
-        [id.as_str()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let before = SessionStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(status))?;
-    let after = match before {
+) -> Result<Option<(SessionStatus, Session)>> {
+    let Some(mut session) = session(conn, id)? else { return Ok(None) };
+    let before = session.status;
+    session.status = match before {
         SessionStatus::Ended => SessionStatus::Ended,
         _ if !linked => SessionStatus::Disconnected,
-        _ if pending > 0 => SessionStatus::Waiting,
+        _ if session.pending > 0 => SessionStatus::Waiting,
         _ => SessionStatus::Running,
     };
-    if after != before {
+    if session.status != before {
         super::exec(
             conn,
             "UPDATE sessions SET status = ?2 WHERE id = ?1",
-            params![id.as_str(), after.as_str()],
+            params![id.as_str(), session.status.as_str()],
         )?;
     }
-    Ok((before, after))
+    Ok(Some((before, session)))
 }
 
 /// At startup no link exists yet: every live session is `disconnected` until its `cr` returns.

@@ -104,16 +104,16 @@ impl Drop for Writer {
 
 fn in_savepoint<R>(tx: &mut Tx<'_>, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
     let eid_before = *tx.next_eid;
-    tx.conn.execute_batch("SAVEPOINT job")?;
+    super::exec(tx.conn, "SAVEPOINT job", [])?;
     let result = match catch_unwind(AssertUnwindSafe(|| f(tx))) {
         Ok(r) => r,
         Err(_) => Err(StoreError::Commit("a write job panicked".into())),
     };
     if result.is_err() {
         *tx.next_eid = eid_before;
-        tx.conn.execute_batch("ROLLBACK TO job")?;
+        super::exec(tx.conn, "ROLLBACK TO job", [])?;
     }
-    tx.conn.execute_batch("RELEASE job")?;
+    super::exec(tx.conn, "RELEASE job", [])?;
     result
 }
 
@@ -134,12 +134,13 @@ fn run(
             }
         }
         let batch_eid = next_eid;
-        let committed = match conn.execute_batch("BEGIN IMMEDIATE") {
+        // Through the statement cache, like every statement the writer runs all day.
+        let committed = match super::exec(&conn, "BEGIN IMMEDIATE", []).map(drop) {
             Ok(()) => {
                 let mut tx = Tx { conn: &conn, next_eid: &mut next_eid };
                 finishers.extend(batch.drain(..).map(|job| job(Ok(&mut tx))));
-                conn.execute_batch("COMMIT").map_err(|e| {
-                    let _ = conn.execute_batch("ROLLBACK");
+                super::exec(&conn, "COMMIT", []).map(drop).map_err(|e| {
+                    let _ = super::exec(&conn, "ROLLBACK", []);
                     StoreError::Commit(e.to_string())
                 })
             }
