@@ -8,9 +8,9 @@
 //! and the count is written once the queue drains.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tracing_subscriber::fmt::MakeWriter;
@@ -27,17 +27,15 @@ pub struct LogSink {
 
 /// Ends the log thread when dropped, after it wrote every line queued before.
 pub struct LogGuard {
-    thread: Mutex<Option<JoinHandle<()>>>,
-    stop: Mutex<Option<SyncSender<Vec<u8>>>>,
+    thread: Option<JoinHandle<()>>,
+    stop: SyncSender<Vec<u8>>,
 }
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
         // The sinks `tracing` holds keep the queue open; an empty line tells the thread to end.
-        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = stop.send(Vec::new());
-        }
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let _ = self.stop.send(Vec::new());
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
@@ -52,8 +50,7 @@ pub fn start(out: impl Write + Send + 'static) -> io::Result<(LogSink, LogGuard)
         crate::pty::lower_thread_priority();
         write_lines(out, &lines, &counted);
     })?;
-    let guard =
-        LogGuard { thread: Mutex::new(Some(thread)), stop: Mutex::new(Some(queue.clone())) };
+    let guard = LogGuard { thread: Some(thread), stop: queue.clone() };
     Ok((LogSink { queue, dropped }, guard))
 }
 
@@ -119,6 +116,7 @@ impl<'a> MakeWriter<'a> for LogSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     /// A file stand-in that can be held up, like a stalled disk.
     #[derive(Clone, Default)]
