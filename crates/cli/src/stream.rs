@@ -39,10 +39,23 @@ pub struct EscapeTracker {
     params: Vec<u8>,
     /// The CSI has a private marker or intermediates: not DECSTBM.
     csi_other: bool,
-    /// A scroll region other than the whole screen may be in force.
+    /// A scroll region other than the whole screen may be in force on the main screen (each
+    /// screen has its own; only the main screen's matters here).
     region: bool,
+    /// Which screen is shown.
+    shown: Shown,
     /// The last byte seen was not ASCII (a UTF-8 character may be incomplete).
     in_utf8: bool,
+}
+
+/// Which screen the program shows, as far as the tracker can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Shown {
+    #[default]
+    Main,
+    Alternate,
+    /// A switch may have been missed (a parameter list too long to read).
+    Either,
 }
 
 /// Longest CSI parameter string looked at; longer ones are not a plain `top;bottom`.
@@ -122,6 +135,7 @@ impl EscapeTracker {
                     if b == b'c' {
                         // RIS: everything back to defaults, the scroll region included.
                         self.region = false;
+                        self.shown = Shown::Main;
                     }
                     self.state = State::Ground;
                 }
@@ -145,8 +159,29 @@ impl EscapeTracker {
                 }
                 0x20..=0x2f => self.csi_other = true,
                 0x40..=0x7e => {
-                    if b == b'r' && !self.csi_other {
-                        self.region = !whole_screen(&self.params, rows);
+                    match b {
+                        b'r' if !self.csi_other => {
+                            let whole = whole_screen(&self.params, rows);
+                            match self.shown {
+                                Shown::Main => self.region = !whole,
+                                Shown::Alternate => {}
+                                Shown::Either => self.region |= !whole,
+                            }
+                        }
+                        b'h' | b'l' => {
+                            if let Some(modes) = self.params.strip_prefix(b"?") {
+                                if self.params.len() == MAX_PARAMS {
+                                    self.shown = Shown::Either; // cut short: may hold a switch
+                                } else if modes
+                                    .split(|&c| c == b';')
+                                    .any(|m| m == b"47" || m == b"1049")
+                                {
+                                    self.shown =
+                                        if b == b'h' { Shown::Alternate } else { Shown::Main };
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                     self.state = State::Ground;
                 }
@@ -192,6 +227,36 @@ pub fn plain_lines(bytes: &[u8], cols: u16, starts: &mut Vec<usize>) -> usize {
     at
 }
 
+/// Whether `bytes`, read between sequences, only write at the cursor and move it forward or
+/// down: printable characters, CR, LF, VT, FF, BS, TAB and BEL, and the style (`ESC [ … m`)
+/// and erase-in-line (`ESC [ … K`) sequences. Such output can change only the rows the cursor
+/// passes through (the emulator's snapshot reuses the others). Anything else, including a
+/// sequence cut off at the end, answers false.
+pub fn writes_at_cursor(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            0x07..=0x0d | 0x20..=0x7e => i += 1,
+            // U+0080..U+009F: the C1 controls, which an emulator may act on.
+            0xc2 if bytes.get(i + 1).is_some_and(|b| (0x80..0xa0).contains(b)) => return false,
+            0xc2 | 0x80.. => i += 1,
+            ESC if bytes.get(i + 1) == Some(&b'[') => {
+                let params =
+                    bytes[i + 2..].iter().take_while(|b| matches!(b, b'0'..=b'9' | b';' | b':'));
+                let end = i + 2 + params.count();
+                match bytes.get(end) {
+                    Some(b'm') => {}
+                    Some(b'K') if end - (i + 2) <= 1 => {}
+                    _ => return false,
+                }
+                i = end + 1;
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +278,19 @@ mod tests {
         assert!(scanned(&[b"\x1bPq#0\x1b\\"]).plain_ok());
         assert!(scanned(&[b"\x1b(B\x1b7\x1b8"]).plain_ok());
         assert!(scanned(&[b"\x1b[?1049h\x1b[?1049l"]).plain_ok());
+    }
+
+    #[test]
+    fn each_screen_has_its_own_scroll_region() {
+        // vt100 keeps a region per screen: resetting it on the alternate screen leaves the
+        // main screen's in force.
+        assert!(!scanned(&[b"\x1b[2;4r\x1b[?1049h\x1b[r\x1b[?1049l"]).plain_ok());
+        assert!(!scanned(&[b"\x1b[2;4r\x1b[?1;47h\x1b[r\x1b[?47l"]).plain_ok());
+        assert!(scanned(&[b"\x1b[?1049h\x1b[2;4r\x1b[?1049l"]).plain_ok());
+        assert!(scanned(&[b"\x1b[2;4r\x1b[?1049h\x1b[?1049l\x1b[r"]).plain_ok());
+        // A mode list too long to read may have switched screens: no reset is believed then.
+        assert!(!scanned(&[b"\x1b[2;4r\x1b[?1;2;3;4;5;6;7;8;1049h\x1b[r"]).plain_ok());
+        assert!(scanned(&[b"\x1b[2;4r\x1b[?1;2;3;4;5;6;7;8;1049h\x1bc"]).plain_ok());
     }
 
     #[test]
@@ -239,6 +317,35 @@ mod tests {
         assert!(scanned(&[b"\x1b[5;5r"]).plain_ok(), "one row is no region");
         assert!(scanned(&[b"\x1b[3;9r", b"\x1bc"]).plain_ok(), "RIS resets it");
         assert!(scanned(&[b"\x1b[?1;2r"]).plain_ok(), "private modes are not DECSTBM");
+    }
+
+    #[test]
+    fn output_that_writes_only_at_the_cursor_is_told_from_the_rest() {
+        for ok in [
+            &b""[..],
+            b"plain text\r\n",
+            b"tab\tbell\x07back\x08\x08\r\nvt\x0bff\x0c",
+            b"\x1b[1;31mred\x1b[0m \x1b[38:2::1:2:3mrgb\x1b[m\x1b[K\x1b[2K\x1b[0K",
+            "wide \u{4e2d}\u{6587} \u{2713} e\u{301}\r\n".as_bytes(),
+        ] {
+            assert!(writes_at_cursor(ok), "{:?}", String::from_utf8_lossy(ok));
+        }
+        for moves in [
+            &b"\x1b[2;1H"[..],
+            b"text\x1b[A",
+            b"\x1b[2J",
+            b"\x1b[12K",
+            b"\x1b[?25l",
+            b"\x1bM",
+            b"\x1b]0;title\x07",
+            b"cut off \x1b[1;3",
+            b"cut off \x1b",
+            b"shift out \x0e",
+            b"del \x7f",
+            "C1 csi \u{9b}2J".as_bytes(),
+        ] {
+            assert!(!writes_at_cursor(moves), "{:?}", String::from_utf8_lossy(moves));
+        }
     }
 
     #[test]

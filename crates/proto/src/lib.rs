@@ -91,6 +91,7 @@ pub mod prompt;
 pub mod screen;
 pub mod session;
 pub mod sign;
+mod tagged;
 pub mod time;
 
 pub use api::{

@@ -2,7 +2,9 @@
 //! (relay → cr). Framing and MACs are in [`crate::sign`]; the order of messages is described in
 //! the crate documentation.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::tagged::{Tagged, TaggedVisitor};
 
 use crate::{
     Answer, AnsweredBy, Input, Prompt, PromptId, PromptStatus, Screen, ScreenUpdate, SessionMeta,
@@ -17,9 +19,10 @@ pub const MIN_LINK_VERSION: u32 = 1;
 /// The WebSocket path of the link.
 pub const LINK_PATH: &str = "/ws";
 
-/// cr → relay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+/// cr → relay. Read in place, without serde's buffered form of tagged enums (the tag comes
+/// first, as `Serialize` writes it); unknown fields are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Uplink {
     /// First frame of every connection: which session this link carries.
     Hello {
@@ -45,6 +48,79 @@ pub enum Uplink {
     },
     /// Sent when nothing else was sent for a heartbeat interval, so silence means death.
     Heartbeat,
+}
+
+/// The names of [`Uplink`]'s variants.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum UplinkKind {
+    Hello,
+    Events,
+    Screen,
+    Output,
+    Heartbeat,
+}
+
+/// The fields of one [`Uplink`] variant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HelloFields {
+    version: u32,
+    session: SessionMeta,
+}
+
+/// The fields of one [`Uplink`] variant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsFields {
+    events: Vec<Numbered>,
+}
+
+/// The fields of one [`Uplink`] variant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScreenFields {
+    screen: Screen,
+}
+
+/// The fields of one [`Uplink`] variant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputFields {
+    output: ScreenUpdate,
+}
+
+/// No fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoFields {}
+
+impl Tagged for Uplink {
+    const TAG: &'static str = "type";
+    const WHAT: &'static str = "an uplink message";
+    type Kind = UplinkKind;
+
+    fn fields<'de, D: Deserializer<'de>>(kind: UplinkKind, d: D) -> Result<Self, D::Error> {
+        Ok(match kind {
+            UplinkKind::Hello => {
+                let HelloFields { version, session } = HelloFields::deserialize(d)?;
+                Self::Hello { version, session }
+            }
+            UplinkKind::Events => Self::Events { events: EventsFields::deserialize(d)?.events },
+            UplinkKind::Screen => Self::Screen { screen: ScreenFields::deserialize(d)?.screen },
+            UplinkKind::Output => Self::Output { output: OutputFields::deserialize(d)?.output },
+            UplinkKind::Heartbeat => {
+                NoFields::deserialize(d)?;
+                Self::Heartbeat
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Uplink {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TaggedVisitor::new())
+    }
 }
 
 /// An event with its place in the session's event sequence.
@@ -199,6 +275,44 @@ mod tests {
         assert_eq!(d, Downlink::Ack { seq: 9 });
         assert!(serde_json::from_str::<Downlink>(r#"{"type":"launch_missiles"}"#).is_err());
         assert!(serde_json::from_str::<Uplink>(r#"{"type":"events","events":[],"x":1}"#).is_err());
+    }
+
+    #[test]
+    fn uplinks_read_in_place_or_gathered_alike() {
+        let line = crate::Row(vec![crate::Span { text: "hi".into(), ..Default::default() }]);
+        let output = Uplink::Output {
+            output: ScreenUpdate {
+                changes: vec![crate::screen::RowChange { row: 3, line }],
+                cursor: crate::Cursor { row: 3, col: 2, visible: true },
+                ..Default::default()
+            },
+        };
+        let json = serde_json::to_string(&output).unwrap();
+        assert!(json.starts_with(r#"{"type":"output","#), "{json}");
+        assert_eq!(serde_json::from_str::<Uplink>(&json).unwrap(), output);
+        // The tag anywhere else: the same message.
+        let fields = &json[r#"{"type":"output","#.len()..json.len() - 1];
+        let moved = format!(r#"{{{fields},"type":"output"}}"#);
+        assert_eq!(serde_json::from_str::<Uplink>(&moved).unwrap(), output);
+        let v = serde_json::to_value(&output).unwrap();
+        assert_eq!(serde_json::from_value::<Uplink>(v).unwrap(), output);
+        for (bad, why) in [
+            (r#"{"type":"heartbeat","x":1}"#, "unknown field `x`"),
+            (r#"{"x":1,"type":"heartbeat"}"#, "unknown field `x`"),
+            (r#"{"type":"output"}"#, "missing field `output`"),
+            (r#"{"type":"nope"}"#, "unknown variant `nope`"),
+            (r#"{"events":[]}"#, "missing field `type`"),
+            (r#"{}"#, "missing field `type`"),
+            (r#"[]"#, "an uplink message"),
+            (r#"{"type":"heartbeat","type":"heartbeat"}"#, "unknown field `type`"),
+        ] {
+            let err = serde_json::from_str::<Uplink>(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        assert_eq!(
+            serde_json::from_str::<Uplink>(r#"{"type":"heartbeat"}"#).unwrap(),
+            Uplink::Heartbeat
+        );
     }
 
     #[test]
