@@ -199,8 +199,7 @@ async fn connection(
     let (mut sealer, mut opener): (FrameSealer, FrameOpener) =
         LinkKeys::derive(&creds.secret, device, ts, &nonce).client();
     let seal = |sealer: &mut FrameSealer, msg: &Uplink| -> anyhow::Result<Message> {
-        let json = serde_json::to_vec(msg)?;
-        Ok(Message::Binary(sealer.seal(&json).into()))
+        Ok(Message::Binary(sealer.seal(&msg.to_json()).into()))
     };
     ws.send(seal(&mut sealer, &Uplink::Hello { version: LINK_VERSION, session: meta.clone() })?)
         .await?;

@@ -86,6 +86,7 @@ pub mod api;
 pub mod feed;
 pub mod ids;
 pub mod input;
+pub mod json;
 pub mod link;
 pub mod prompt;
 pub mod screen;
