@@ -22,8 +22,13 @@ use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use rustix::process::{Pid, Signal, WaitOptions};
 use tokio::sync::{mpsc, oneshot};
 
-/// Bytes of output the session may lag behind the terminal before chunks are skipped for it.
-pub const MIRROR_BUDGET_BYTES: usize = 8 << 20;
+/// Bytes of output the session may lag behind the terminal before chunks are skipped for it:
+/// about a second of a `cat` at a terminal's pace here. The session runs at
+/// [`BACKGROUND_NICE`], and while a flood keeps both cores busy (the terminal, the relay, a
+/// phone) it can fall a few MiB behind before it catches up in large pieces; with 8 MiB, two
+/// rounds in five of the 256 MB benchmark skipped output for the phone. Held only during a
+/// flood: an idle `cr` keeps none of it.
+pub const MIRROR_BUDGET_BYTES: usize = 32 << 20;
 /// Size of one read from the PTY.
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Most bytes of waiting chunks joined into one for the session (see [`OutputRx::recv`]).
