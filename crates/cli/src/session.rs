@@ -396,17 +396,13 @@ impl Core {
             }
         }
         self.flush_events();
-        // The phone's copy first; then what the screen asks, which only settles later anyway.
-        let kept = self.send_screen(snapshot);
-        if let Some(shown) = kept.as_ref().or(self.relay_screen.as_ref()) {
-            self.prompts.observe(detect(shown), Instant::now());
-        }
+        self.prompts.observe(detect(&snapshot), Instant::now());
+        self.send_screen(snapshot);
     }
 
-    /// Sends the relay what changed; gives the snapshot back unless it became the relay's copy.
-    fn send_screen(&mut self, snapshot: Screen) -> Option<Screen> {
+    fn send_screen(&mut self, snapshot: Screen) {
         if self.epoch.is_none() {
-            return Some(snapshot);
+            return;
         }
         let msg = match &self.relay_screen {
             Some(old)
@@ -416,7 +412,7 @@ impl Core {
             {
                 let update = ScreenUpdate::between(old, &snapshot);
                 if update.is_empty() && update.cursor == old.cursor {
-                    return Some(snapshot);
+                    return;
                 }
                 Uplink::Output { output: update }
             }
@@ -425,7 +421,6 @@ impl Core {
         if self.send(msg) {
             self.need_snapshot = false;
             self.relay_screen = Some(snapshot);
-            None
         } else {
             self.need_snapshot = true;
             // The link's queue was full (a burst of output). Without another frame the relay
@@ -434,7 +429,6 @@ impl Core {
             if self.link_tx.is_some() {
                 self.frame_due = Some(Instant::now() + FRAME_INTERVAL);
             }
-            Some(snapshot)
         }
     }
 
