@@ -816,27 +816,45 @@ mod tests {
         out
     }
 
+    /// Where a stream of `len` bytes is cut into pieces of 1 to `longest` bytes, as reads of
+    /// a PTY cut it: a fixed pseudo-random sequence per seed, so a failing piece can be replayed.
+    fn pieces(seed: u64, len: usize, longest: usize) -> Vec<std::ops::Range<usize>> {
+        let mut cuts = Vec::new();
+        let (mut at, mut step) = (0, seed as usize);
+        while at < len {
+            step = step.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let end = (at + 1 + (step >> 33) % longest).min(len);
+            cuts.push(at..end);
+            at = end;
+        }
+        cuts
+    }
+
+    /// `seeds` streams of [`program_output`], each with a screen of 1-7 rows and `min_cols` to
+    /// `min_cols + 22` columns: (seed, rows, cols, output).
+    fn streams(
+        seeds: u64,
+        min_cols: u16,
+        len: usize,
+    ) -> impl Iterator<Item = (u64, u16, u16, Vec<u8>)> {
+        (1..=seeds).map(move |seed| {
+            (seed, 1 + (seed % 7) as u16, min_cols + (seed % 23) as u16, program_output(seed, len))
+        })
+    }
+
     #[test]
     fn the_plain_lines_shortcut_changes_nothing_the_phone_sees() {
         let mut skipped = 0;
-        for seed in 1..=300u64 {
-            let rows = 1 + (seed % 7) as u16;
-            let cols = 6 + (seed % 23) as u16;
-            let out = program_output(seed, 6000);
+        for (seed, rows, cols, out) in streams(300, 6, 6000) {
             let mut fast = VirtualScreen::new(rows, cols);
             let mut slow = VirtualScreen::new(rows, cols);
             slow.shortcut = false;
-            let mut at = 0;
-            let mut step = seed as usize;
-            while at < out.len() {
-                step = step.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-                let end = (at + 1 + (step >> 33) % 700).min(out.len());
-                fast.feed(&out[at..end]);
-                slow.feed(&out[at..end]);
+            for piece in pieces(seed, out.len(), 700) {
+                fast.feed(&out[piece.clone()]);
+                slow.feed(&out[piece.clone()]);
                 let (f, s) = (fast.take_scrolled(), slow.take_scrolled());
-                assert_eq!(f, s, "seed {seed}, {rows}x{cols}, bytes {at}..{end}");
-                assert_eq!(fast.snapshot(), slow.snapshot(), "seed {seed}, bytes {at}..{end}");
-                at = end;
+                assert_eq!(f, s, "seed {seed}, {rows}x{cols}, bytes {piece:?}");
+                assert_eq!(fast.snapshot(), slow.snapshot(), "seed {seed}, bytes {piece:?}");
             }
             skipped += fast.skipped;
         }
@@ -846,24 +864,16 @@ mod tests {
     #[test]
     fn rows_kept_from_the_last_snapshot_match_the_emulator() {
         let mut reused = 0;
-        for seed in 1..=200u64 {
-            let rows = 1 + (seed % 7) as u16;
-            let cols = 4 + (seed % 23) as u16;
-            let out = program_output(seed, 4000);
+        for (seed, rows, cols, out) in streams(200, 4, 4000) {
             let mut v = VirtualScreen::new(rows, cols);
-            let mut at = 0;
-            let mut step = seed as usize;
-            while at < out.len() {
-                step = step.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-                let end = (at + 1 + (step >> 33) % 60).min(out.len());
-                v.feed(&out[at..end]);
+            for piece in pieces(seed, out.len(), 60) {
+                v.feed(&out[piece.clone()]);
                 assert_eq!(
                     v.snapshot().lines,
                     uncached_rows(&v),
                     "seed {seed}, {rows}x{cols}, after {:?}",
-                    String::from_utf8_lossy(&out[at..end])
+                    String::from_utf8_lossy(&out[piece])
                 );
-                at = end;
             }
             reused += v.reused;
         }
