@@ -198,10 +198,10 @@ async fn connection(
     };
     let (mut sealer, mut opener): (FrameSealer, FrameOpener) =
         LinkKeys::derive(&creds.secret, device, ts, &nonce).client();
-    let seal = |sealer: &mut FrameSealer, msg: &Uplink| -> anyhow::Result<Message> {
-        Ok(Message::Binary(sealer.seal(&msg.to_json()).into()))
+    let seal = |sealer: &mut FrameSealer, msg: &Uplink| -> Message {
+        Message::Binary(sealer.seal(&msg.to_json()).into())
     };
-    ws.send(seal(&mut sealer, &Uplink::Hello { version: LINK_VERSION, session: meta.clone() })?)
+    ws.send(seal(&mut sealer, &Uplink::Hello { version: LINK_VERSION, session: meta.clone() }))
         .await?;
 
     // The first message back must be `welcome`.
@@ -233,7 +233,7 @@ async fn connection(
                 if out.epoch != epoch {
                     continue;
                 }
-                ws.send(seal(&mut sealer, &out.msg)?).await?;
+                ws.send(seal(&mut sealer, &out.msg)).await?;
                 last_sent = Instant::now();
             }
             // The relay's frames.
@@ -256,7 +256,7 @@ async fn connection(
                     return Err(anyhow::anyhow!("no heartbeat from the relay for {LINK_TIMEOUT:?}"));
                 }
                 if last_sent.elapsed() >= HEARTBEAT_INTERVAL {
-                    ws.send(seal(&mut sealer, &Uplink::Heartbeat)?).await?;
+                    ws.send(seal(&mut sealer, &Uplink::Heartbeat)).await?;
                     last_sent = Instant::now();
                 }
             }

@@ -239,7 +239,7 @@ pub fn writes_at_cursor(bytes: &[u8]) -> bool {
             0x07..=0x0d | 0x20..=0x7e => i += 1,
             // U+0080..U+009F: the C1 controls, which an emulator may act on.
             0xc2 if bytes.get(i + 1).is_some_and(|b| (0x80..0xa0).contains(b)) => return false,
-            0xc2 | 0x80.. => i += 1,
+            0x80.. => i += 1,
             ESC if bytes.get(i + 1) == Some(&b'[') => {
                 let params =
                     bytes[i + 2..].iter().take_while(|b| matches!(b, b'0'..=b'9' | b';' | b':'));
