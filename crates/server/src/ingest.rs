@@ -199,49 +199,18 @@ fn flush_lines(
         return Ok(());
     };
     let (first_seq, last_seq) = (first.seq, last.seq);
-    let data = block_json(lines);
+    let block = store::Block::new(lines);
     lines.clear();
     let eid = tx.next_eid();
-    store::insert_block(tx.conn(), session, eid, first_seq, last_seq, &data)?;
+    store::insert_block(tx.conn(), session, eid, first_seq, last_seq, &block.packed)?;
     items.push(FeedItem {
         eid: Some(eid),
         session: session.clone(),
         event: LINES,
-        data: data.into(),
+        data: block.json.into(),
         session_only: true,
     });
     Ok(())
-}
-
-/// `lines` as a JSON array of `{"seq","at","line"}` objects: what `serde_json` writes for
-/// them, with each distinct timestamp formatted once (a run of lines shares one) and the text
-/// through [`cr_proto::json::write_str`]. This runs for every transcript line in the store
-/// writer: through `write!` and `serde_json` it was a fifth of the writer's time under a `cat`
-/// of a large file.
-fn block_json(lines: &[TranscriptLine]) -> String {
-    let text: usize = lines.iter().map(|l| l.line.len()).sum();
-    let mut out = Vec::with_capacity(text + lines.len() * 64 + 2);
-    let mut at: Option<(Timestamp, String)> = None;
-    let mut seq = itoa::Buffer::new();
-    out.push(b'[');
-    for (i, l) in lines.iter().enumerate() {
-        if at.as_ref().is_none_or(|(t, _)| *t != l.at) {
-            at = Some((l.at, l.at.to_string()));
-        }
-        let stamp = at.as_ref().map_or("", |(_, s)| s.as_str());
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(br#"{"seq":"#);
-        out.extend_from_slice(seq.format(l.seq).as_bytes());
-        out.extend_from_slice(br#","at":""#);
-        out.extend_from_slice(stamp.as_bytes());
-        out.extend_from_slice(br#"","line":"#);
-        cr_proto::json::write_str(&mut out, &l.line);
-        out.push(b'}');
-    }
-    out.push(b']');
-    String::from_utf8(out).expect("JSON of strings is UTF-8")
 }
 
 fn feed_item(
@@ -418,23 +387,5 @@ mod tests {
             gap_line(3),
             "[claude-remote: 3 events were lost while the relay was unreachable]"
         );
-    }
-
-    #[test]
-    fn block_json_is_what_serde_json_writes() {
-        let texts =
-            ["plain", "", "quote \" backslash \\ tab \t", "ctrl \u{1b}[31m \u{7f}", "ünï ✓ 🦀"];
-        let lines: Vec<TranscriptLine> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| TranscriptLine {
-                seq: 1 + i as u64 * 7,
-                at: Timestamp(1_763_730_000_000 + (i as i64 / 2) * 1_234),
-                line: (*t).to_owned(),
-            })
-            .collect();
-        for n in 0..=lines.len() {
-            assert_eq!(block_json(&lines[..n]), serde_json::to_string(&lines[..n]).unwrap());
-        }
     }
 }

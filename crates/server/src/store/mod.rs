@@ -15,6 +15,7 @@
 //! `cr` re-sends whatever was not acknowledged.
 
 mod auth;
+mod block;
 mod sessions;
 mod writer;
 
@@ -28,6 +29,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use auth::*;
+pub use block::Block;
 pub use sessions::*;
 pub use writer::Tx;
 
@@ -51,6 +53,7 @@ const READ_POOL_IDLE: usize = 4;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_transcript_blocks.sql"),
+    include_str!("../../migrations/0003_packed_blocks.sql"),
 ];
 
 /// Why a store operation failed.
@@ -419,6 +422,59 @@ mod tests {
         let lines: Vec<TranscriptLine> = serde_json::from_str(&page.events[1].data).unwrap();
         assert_eq!(lines, want[2..]);
         assert_eq!(max_eid(&admin.conn).unwrap(), 14);
+    }
+
+    #[test]
+    fn json_blocks_migrate_to_packed_runs() {
+        use cr_proto::{SessionId, Timestamp, TranscriptLine};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let s1 = SessionId::new("s1").unwrap();
+        let line =
+            |seq, at, text: &str| TranscriptLine { seq, at: Timestamp(at), line: text.into() };
+        let blocks = [
+            vec![line(3, 1_763_730_720_123, "tab\t \"quoted\" ✓"), line(4, 1_763_730_720_123, "")],
+            vec![line(6, 1_763_730_720_999, "\u{1b}[1mbold"), line(9, 1_763_730_721_000, "x")],
+        ];
+        {
+            // A database as the second schema left it: blocks hold their SSE JSON.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            for (i, block) in blocks.iter().enumerate() {
+                let (first, last) = (block[0].seq as i64, block[block.len() - 1].seq as i64);
+                conn.execute(
+                    "INSERT INTO transcript_blocks VALUES (?1, 's1', ?2, ?3, ?4)",
+                    rusqlite::params![
+                        20 + i as i64,
+                        first,
+                        last,
+                        serde_json::to_string(block).unwrap()
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let admin = Admin::open(&path).unwrap();
+        let all: Vec<TranscriptLine> = blocks.concat();
+        assert_eq!(transcript(&admin.conn, &s1, 0, None, 100).unwrap(), all);
+        let page = replay(&admin.conn, 0, Some(&s1), 100, usize::MAX).unwrap();
+        for (event, block) in page.events.iter().zip(&blocks) {
+            assert_eq!(serde_json::from_str::<Vec<TranscriptLine>>(&event.data).unwrap(), *block);
+        }
+        assert_eq!(page.events.iter().map(|e| e.eid).collect::<Vec<_>>(), [20, 21]);
+        let mut view =
+            admin.conn.prepare("SELECT seq, at, line FROM output_log ORDER BY seq").unwrap();
+        let rows: Vec<(i64, i64, String)> = view
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            all.iter().map(|l| (l.seq as i64, l.at.0, l.line.clone())).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -144,22 +144,21 @@ pub fn set_last_seq(conn: &Connection, id: &SessionId, seq: u64) -> Result<()> {
     Ok(())
 }
 
-/// Appends a block of transcript lines: `lines` is their JSON array as the SSE `lines` event
-/// sends it, `first_seq` and `last_seq` the smallest and greatest `seq` in it, `eid` the
-/// event's feed id.
+/// Appends a block of transcript lines in its packed form ([`super::Block`]); `first_seq` and
+/// `last_seq` are the smallest and greatest `seq` in it, `eid` its `lines` event's feed id.
 pub fn insert_block(
     conn: &Connection,
     id: &SessionId,
     eid: u64,
     first_seq: u64,
     last_seq: u64,
-    lines: &str,
+    packed: &str,
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO transcript_blocks (eid, session_id, first_seq, last_seq, lines)
+        "INSERT INTO transcript_blocks (eid, session_id, first_seq, last_seq, runs)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    stmt.execute(params![eid as i64, id.as_str(), first_seq as i64, last_seq as i64, lines])?;
+    stmt.execute(params![eid as i64, id.as_str(), first_seq as i64, last_seq as i64, packed])?;
     Ok(())
 }
 
@@ -315,7 +314,7 @@ pub fn transcript(
     let mut rows = match before {
         Some(before) => {
             stmt = conn.prepare_cached(
-                "SELECT lines FROM transcript_blocks
+                "SELECT runs FROM transcript_blocks
                  WHERE session_id = ?1 AND first_seq < ?3 AND last_seq > ?2
                  ORDER BY first_seq DESC",
             )?;
@@ -323,7 +322,7 @@ pub fn transcript(
         }
         None => {
             stmt = conn.prepare_cached(
-                "SELECT lines FROM transcript_blocks WHERE session_id = ?1 AND last_seq > ?2
+                "SELECT runs FROM transcript_blocks WHERE session_id = ?1 AND last_seq > ?2
                  ORDER BY last_seq",
             )?;
             stmt.query(params![id.as_str(), sql_int(after)])?
@@ -332,7 +331,7 @@ pub fn transcript(
     while lines.len() < limit
         && let Some(row) = rows.next()?
     {
-        let block = parse_block(&row.get::<_, String>(0)?)?;
+        let block = super::block::parse(&row.get::<_, String>(0)?)?;
         let room = limit - lines.len();
         match before {
             Some(_) => lines.extend(block.into_iter().rev().filter(wanted).take(room)),
@@ -349,10 +348,6 @@ pub fn transcript(
 /// none that large is ever stored).
 fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn parse_block(json: &str) -> Result<Vec<TranscriptLine>> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("transcript block: {e}")))
 }
 
 /// One stored feed event to replay after a `Last-Event-ID`: a `lines` block of the watched
@@ -390,16 +385,16 @@ pub fn replay(
     let mut rows = match session {
         Some(s) => {
             stmt = conn.prepare_cached(
-                "SELECT eid, ?4, lines FROM transcript_blocks WHERE session_id = ?1 AND eid > ?2
+                "SELECT eid, ?4, runs, 1 FROM transcript_blocks WHERE session_id = ?1 AND eid > ?2
                  UNION ALL
-                 SELECT eid, event, data FROM feed_log WHERE eid > ?2
+                 SELECT eid, event, data, 0 FROM feed_log WHERE eid > ?2
                  ORDER BY 1 LIMIT ?3",
             )?;
             stmt.query(params![s.as_str(), after, limit, cr_proto::feed::LINES])?
         }
         None => {
             stmt = conn.prepare_cached(
-                "SELECT eid, event, data FROM feed_log WHERE eid > ?1 ORDER BY eid LIMIT ?2",
+                "SELECT eid, event, data, 0 FROM feed_log WHERE eid > ?1 ORDER BY eid LIMIT ?2",
             )?;
             stmt.query(params![after, limit])?
         }
@@ -407,7 +402,9 @@ pub fn replay(
     let mut page = ReplayPage::default();
     let mut bytes = 0;
     while let Some(r) = rows.next()? {
-        let event = Replayed { eid: r.get::<_, i64>(0)? as u64, event: r.get(1)?, data: r.get(2)? };
+        let (stored, packed): (String, bool) = (r.get(2)?, r.get(3)?);
+        let data = if packed { super::block::expand(&stored)? } else { stored };
+        let event = Replayed { eid: r.get::<_, i64>(0)? as u64, event: r.get(1)?, data };
         bytes += event.data.len();
         page.events.push(event);
         if bytes >= max_bytes {
@@ -461,7 +458,7 @@ pub fn audit_for(conn: &Connection, prompt_id: &str) -> Result<Vec<(String, u16,
 
 #[cfg(test)]
 mod tests {
-    use super::super::Admin;
+    use super::super::{Admin, Block};
     use super::*;
 
     fn line(seq: u64) -> TranscriptLine {
@@ -489,18 +486,10 @@ mod tests {
                 block.push(line(seq));
             }
             eid += 1;
-            let json = serde_json::to_string(&block).unwrap();
-            insert_block(conn, session, eid, block[0].seq, seq, &json).unwrap();
+            let packed = Block::new(&block).packed;
+            insert_block(conn, session, eid, block[0].seq, seq, &packed).unwrap();
             eid += 1;
-            insert_block(
-                conn,
-                &other,
-                eid,
-                seq,
-                seq,
-                &serde_json::to_string(&[line(seq)]).unwrap(),
-            )
-            .unwrap();
+            insert_block(conn, &other, eid, seq, seq, &Block::new(&[line(seq)]).packed).unwrap();
             all.extend(block);
         }
         all
@@ -556,7 +545,7 @@ mod tests {
             for e in &page.events {
                 assert_eq!(e.event, if e.eid == 100 { "prompt" } else { "lines" });
                 if e.event == "lines" {
-                    let block = parse_block(&e.data).unwrap();
+                    let block: Vec<TranscriptLine> = serde_json::from_str(&e.data).unwrap();
                     assert!(!block.is_empty());
                 }
                 got.push(e.eid);
