@@ -256,10 +256,11 @@ impl VirtualScreen {
         self.touched = Touched::Unknown;
         self.parser.process(&bytes[tail_at..run]);
         let scrolled = &mut self.parser.callbacks_mut().scrolled;
+        // Printable ASCII (plain_lines checked), so every line end is a char boundary.
+        let text = std::str::from_utf8(&bytes[..tail_at]).unwrap_or_default();
         for (i, &start) in self.starts[..skip].iter().enumerate() {
             let end = self.starts.get(i + 1).copied().unwrap_or(run) - 2; // without \r\n
-            let text = std::str::from_utf8(&bytes[start..end]).unwrap_or_default();
-            scrolled.push(text.trim_end().to_owned());
+            scrolled.push(text.get(start..end).unwrap_or_default().trim_end().to_owned());
         }
         #[cfg(test)]
         {

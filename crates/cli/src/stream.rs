@@ -218,7 +218,9 @@ pub fn plain_lines(bytes: &[u8], cols: u16, starts: &mut Vec<usize>) -> usize {
     while let Some(nl) = memchr::memchr(b'\n', &bytes[at..]) {
         let line = &bytes[at..at + nl];
         let Some((b'\r', text)) = line.split_last() else { break };
-        if text.len() >= usize::from(cols) || !text.iter().all(|b| (0x20..0x7f).contains(b)) {
+        // Checked without stopping early, which the compiler turns into wide compares.
+        let printable = text.iter().fold(true, |ok, b| ok & (0x20..0x7f).contains(b));
+        if text.len() >= usize::from(cols) || !printable {
             break;
         }
         starts.push(at);
