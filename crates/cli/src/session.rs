@@ -583,8 +583,11 @@ impl Core {
                 return;
             }
         }
-        // Judge by the screen as it is now, not as it was when it last settled.
-        self.frame();
+        // Judge by the screen as it is now, not as it was when it last settled. Without a
+        // frame due, no output came since the last one, which judged this very screen.
+        if self.frame_due.is_some() {
+            self.frame();
+        }
         let dialog = match self.prompts.route(&id, &answer, Instant::now()) {
             Route::Hook { decision, hook, open } => {
                 if hook.reply.send(decision).is_ok() {
@@ -604,12 +607,13 @@ impl Core {
         };
         match Typist::new(&dialog, &answer) {
             Ok(typist) => {
-                // Committed: the prompt is settled by the phone now; typing follows.
-                self.close(&id, answer.status(), AnsweredBy::Phone);
+                // Committed: the prompt is settled by the phone now. The keys go first, so
+                // the writer thread wakes before the link does (as the hook's reply above).
                 self.prompts.start_typing(typist, Instant::now());
                 if self.prompts.typing_due(Instant::now()) {
                     self.step_typist();
                 }
+                self.close(&id, answer.status(), AnsweredBy::Phone);
             }
             Err(e) => warn!(prompt = %id, "cannot type this answer: {e}"),
         }
