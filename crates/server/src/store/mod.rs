@@ -36,11 +36,6 @@ pub use writer::Tx;
 /// How long a connection waits for another one's write lock before giving up. Admin commands
 /// and the writer thread take it for milliseconds at a time.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Page size of a new database. Transcript blocks fill whole pages, and SQLite writes the WAL
-/// a page at a time (a header and a page per frame, then the page again at a checkpoint):
-/// 16 KiB pages cut those system calls fourfold against the default 4 KiB. Under a `cat` of
-/// 256 MB the relay used 18% less CPU and stored 35% more lines a second (BENCHMARKS.md).
-const PAGE_SIZE: i64 = 16 * 1024;
 /// Tries at setting up a connection (WAL + migrations) when SQLite answers BUSY without waiting.
 const OPEN_ATTEMPTS: u32 = 50;
 /// Pause between those tries.
@@ -225,8 +220,6 @@ fn open_connection(path: &Path) -> Result<Connection> {
 }
 
 fn enable_wal(conn: &Connection) -> Result<()> {
-    // Takes effect only while the file is still empty: an existing database keeps its size.
-    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Commit(format!("SQLite refused WAL mode (got {mode})")));
@@ -325,8 +318,6 @@ mod tests {
         let admin = Admin::open(&path).unwrap();
         let v: i64 = admin.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
-        let page: i64 = admin.conn.pragma_query_value(None, "page_size", |r| r.get(0)).unwrap();
-        assert_eq!(page, PAGE_SIZE, "a new database gets the relay's page size");
         drop(admin);
         assert!(Admin::open(&path).is_ok(), "reopening skips applied migrations");
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -383,8 +374,6 @@ mod tests {
             insert.execute(rusqlite::params!["s1", 7, 1_763_730_722_000_i64, "last", 14]).unwrap();
         }
         let admin = Admin::open(&path).unwrap();
-        let page: i64 = admin.conn.pragma_query_value(None, "page_size", |r| r.get(0)).unwrap();
-        assert_eq!(page, 4096, "an existing database keeps the page size it was made with");
         let s1 = SessionId::new("s1").unwrap();
         let want = [
             (4, 1_763_730_720_123, "tab\t \"quoted\" ✓"),
