@@ -38,27 +38,23 @@ impl Block {
         json.push(b'[');
         for l in lines {
             let same_at = prev.is_some_and(|p| p.at == l.at);
+            let same_run = same_at && prev.is_some_and(|p| p.seq.checked_add(1) == Some(l.seq));
             if !same_at {
                 stamp = l.at.to_string();
             }
-            match prev {
-                Some(p) if same_at && p.seq.checked_add(1) == Some(l.seq) => packed.push(b','),
-                _ => {
-                    if prev.is_some() {
-                        packed.extend_from_slice(b"]],");
-                    }
-                    packed.push(b'[');
-                    packed.extend_from_slice(number.format(l.seq).as_bytes());
-                    packed.push(b',');
-                    packed.extend_from_slice(number.format(l.at.0).as_bytes());
-                    packed.extend_from_slice(b",[");
-                }
+            if prev.is_some() {
+                json.push(b',');
+                packed.extend_from_slice(if same_run { b"," } else { b"]],".as_slice() });
+            }
+            if !same_run {
+                packed.push(b'[');
+                packed.extend_from_slice(number.format(l.seq).as_bytes());
+                packed.push(b',');
+                packed.extend_from_slice(number.format(l.at.0).as_bytes());
+                packed.extend_from_slice(b",[");
             }
             let start = packed.len();
             cr_proto::json::write_str(&mut packed, &l.line);
-            if prev.is_some() {
-                json.push(b',');
-            }
             push_entry(&mut json, &mut number, l.seq, &stamp, &packed[start..]);
             prev = Some(l);
         }
