@@ -96,7 +96,14 @@ impl OutputRx {
         let Output::Data(mut data) = first else { return Some(first) };
         while data.len() < JOIN_BYTES {
             match self.rx.try_recv() {
-                Ok(Output::Data(more)) => data.extend_from_slice(&more),
+                Ok(Output::Data(more)) => {
+                    // One allocation for the whole join (its last chunk may pass the
+                    // limit by one read), not one per doubling.
+                    if data.capacity() < JOIN_BYTES {
+                        data.reserve_exact(JOIN_BYTES + READ_CHUNK_BYTES - data.len());
+                    }
+                    data.extend_from_slice(&more);
+                }
                 Ok(other) => {
                     self.pending = Some(other);
                     break;

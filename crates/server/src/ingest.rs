@@ -148,6 +148,9 @@ fn store_events(
     let mut last = store::last_seq(tx.conn(), session)?;
     let mut out = Stored { acked: last, items: Vec::new(), settled: Vec::new() };
     let mut lines: Vec<TranscriptLine> = Vec::new();
+    // Only prompt and end events change the session's status: `hello` settled it for this
+    // link, so a frame of lines alone (a flood's every frame) skips the session query.
+    let mut status_may_change = false;
     let mut prompts_changed = false;
     let mut ended = false;
 
@@ -170,6 +173,7 @@ fn store_events(
             Event::Line { at, line } => lines.push(TranscriptLine { seq, at, line }),
             Event::Gap { at, lost } => lines.push(TranscriptLine { seq, at, line: gap_line(lost) }),
             other => {
+                status_may_change = true;
                 flush_lines(tx, &mut out.items, session, &mut lines)?;
                 prompts_changed |= store_prompt_event(tx, session, other, &mut out, &mut ended)?;
             }
@@ -179,6 +183,9 @@ fn store_events(
     flush_lines(tx, &mut out.items, session, &mut lines)?;
     store::set_last_seq(tx.conn(), session, last)?;
     out.acked = last;
+    if !status_may_change {
+        return Ok(out);
+    }
 
     let (before, s) = store::settle_status(tx.conn(), session, true)?
         .ok_or_else(|| StoreError::Corrupt("session vanished".into()))?;
