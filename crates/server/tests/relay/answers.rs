@@ -34,6 +34,9 @@ async fn pair_link_prompt_approve_round_trip() {
 
     link.send(&opened(4, tool_prompt("p-1", "s-main"))).await;
     link.acked(4).await;
+    // The status settles in a job after the prompt's commit, and the ack waits for it.
+    let detail: serde_json::Value = server.get("/api/sessions/s-main", Some(&cookie)).await.json();
+    assert_eq!((detail["status"].as_str(), detail["pending"].as_u64()), (Some("waiting"), Some(1)));
     let card = all.next_named("prompt").await;
     assert_eq!(card.json()["id"], "p-1");
     assert_eq!(card.json()["status"], "pending");
