@@ -7,7 +7,8 @@
 //! crash could still lose, and feed ids reach every subscriber in increasing order. A frame
 //! that opened or settled prompts has the session's status settled by one more job, after
 //! its commit: the `prompt` event goes out without waiting for the session row, and the
-//! acknowledgement waits for the status.
+//! frame's acknowledgement is sent after the status (acks are cumulative, so a later frame's
+//! may still overtake it: an ack says what is stored, not what is settled).
 
 use std::sync::Arc;
 
@@ -158,8 +159,8 @@ pub async fn events(
 const SETTLE_FAILED: &str = "settling the session's status failed; closing the link so cr re-sends";
 
 /// Settles the session's status after a frame that opened or settled prompts committed, and
-/// publishes its `session_update`; then acknowledges the frame (`acked`), so `cr` and the
-/// tests that wait for an ack see the status settled too.
+/// publishes its `session_update`; then acknowledges the frame (`acked`), so whoever waits for
+/// this frame's ack sees the status settled too (unless a later frame's ack came first).
 ///
 /// A job of its own, after the frame's commit: reading the session row for `session_update`
 /// took 90-170 µs on the writer's cold thread, and the phone's `prompt` event waited for it.
