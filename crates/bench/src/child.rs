@@ -192,9 +192,39 @@ pub fn idle(lines: u64) -> Result<()> {
 const FLAG_COUNT: &str = "--bench-count";
 const FLAG_LOG: &str = "--bench-log";
 const FLAG_PAUSE: &str = "--bench-pause-ms";
+const FLAG_CONNECTION: &str = "--bench-connection";
+
+/// How long Claude Code keeps its `http` hook's connection open between calls. Both 2.1.112
+/// and 2.1.329 reused it for a call 1.7 and 4.1 s after the last one, and opened a new one
+/// after 5.7 s (checked live against the claude lab's mock). 2.1.112 posts with axios through
+/// Node's global agent, which keeps sockets alive and closes them after 5 s idle.
+pub const HOOK_KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+/// The stand-in's connection to an `http` hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// A new connection for each call: Claude Code's after 5 s without a call.
+    Fresh,
+    /// The last call's connection, as Claude Code reuses it within 5 s.
+    Kept,
+}
+
+impl Connection {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Fresh => "fresh",
+            Self::Kept => "kept",
+        }
+    }
+}
 
 /// The arguments `cr -- claude …` should get for the stand-in.
-pub fn claude_args(count: u64, log: &Path, pause_ms: (u64, u64)) -> Vec<String> {
+pub fn claude_args(
+    count: u64,
+    log: &Path,
+    pause_ms: (u64, u64),
+    connection: Connection,
+) -> Vec<String> {
     vec![
         FLAG_COUNT.into(),
         count.to_string(),
@@ -202,6 +232,8 @@ pub fn claude_args(count: u64, log: &Path, pause_ms: (u64, u64)) -> Vec<String> 
         log.to_string_lossy().into_owned(),
         FLAG_PAUSE.into(),
         format!("{}-{}", pause_ms.0, pause_ms.1),
+        FLAG_CONNECTION.into(),
+        connection.as_str().into(),
     ]
 }
 
@@ -224,7 +256,13 @@ pub fn claude(args: &[String]) -> Result<()> {
     let settings: serde_json::Value =
         serde_json::from_str(value("--settings").context("no --settings: run me under cr")?)
             .context("--settings is not JSON")?;
-    let hook = Hook::from_settings(&settings["hooks"]["PermissionRequest"][0]["hooks"][0])?;
+    let connection = match value(FLAG_CONNECTION).map(String::as_str) {
+        None | Some("fresh") => Connection::Fresh,
+        Some("kept") => Connection::Kept,
+        Some(other) => bail!("{FLAG_CONNECTION} is fresh or kept, not {other:?}"),
+    };
+    let mut hook =
+        Hook::from_settings(&settings["hooks"]["PermissionRequest"][0]["hooks"][0], connection)?;
     let count: u64 = value(FLAG_COUNT).map_or(Ok(1), |c| c.parse())?;
     let log = PathBuf::from(value(FLAG_LOG).context("no --bench-log")?);
     let pause = value(FLAG_PAUSE)
@@ -268,11 +306,12 @@ enum Hook {
     /// `{"type":"http"}`: POST the payload, the reply is the body. `port` and `path` come from
     /// the URL (`http://127.0.0.1:PORT/PATH` only); header values are interpolated from the
     /// environment for the variables `allowedEnvVars` lists, as Claude Code does.
-    Http { port: u16, path: String, headers: String },
+    /// `kept` holds the connection between calls when the stand-in keeps it alive.
+    Http { port: u16, path: String, headers: String, kept: Option<crate::http::Reused> },
 }
 
 impl Hook {
-    fn from_settings(h: &serde_json::Value) -> Result<Self> {
+    fn from_settings(h: &serde_json::Value, connection: Connection) -> Result<Self> {
         match h["type"].as_str() {
             Some("command") => Ok(Self::Command(
                 h["command"].as_str().context("a command hook without a command")?.to_owned(),
@@ -297,14 +336,16 @@ impl Hook {
                     })
                     .collect();
                 let port = port.parse().context("a bad port in the hook url")?;
-                Ok(Self::Http { port, path: path.to_owned(), headers: headers.join("\r\n") })
+                let kept = (connection == Connection::Kept)
+                    .then(|| crate::http::Reused::new(port, HOOK_KEEP_ALIVE));
+                Ok(Self::Http { port, path: path.to_owned(), headers: headers.join("\r\n"), kept })
             }
             other => bail!("no PermissionRequest hook this stand-in can run: {other:?}"),
         }
     }
 
     /// Calls the hook with `payload`; its reply (empty when it gave none).
-    fn call(&self, payload: &str) -> Result<String> {
+    fn call(&mut self, payload: &str) -> Result<String> {
         match self {
             Self::Command(command) => {
                 let mut hook = Command::new("/bin/sh")
@@ -324,10 +365,12 @@ impl Hook {
                 }
                 Ok(reply)
             }
-            Self::Http { port, path, headers } => {
-                // A fresh connection per call, as Claude Code makes.
+            Self::Http { port, path, headers, kept } => {
                 let auth = (!headers.is_empty()).then_some(headers.as_str());
-                let reply = crate::http::request(*port, "POST", path, auth, Some(payload))?;
+                let reply = match kept {
+                    Some(conn) => conn.request("POST", path, auth, Some(payload))?,
+                    None => crate::http::request(*port, "POST", path, auth, Some(payload))?,
+                };
                 if !(200..300).contains(&reply.status) {
                     bail!("the http hook answered HTTP {}: {}", reply.status, reply.body);
                 }

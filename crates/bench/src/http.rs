@@ -1,11 +1,12 @@
 //! Just enough HTTP/1.1 for the harness: one request per connection (`Connection: close`)
-//! for setup, and a kept-alive connection for phones answering prompts (as a browser keeps
-//! its connection to the page's origin), with the send time stamped on the shared clock.
+//! for setup, a kept-alive connection for phones answering prompts (as a browser keeps its
+//! connection to the page's origin), with the send time stamped on the shared clock, and one
+//! for the stand-in `claude`'s `http` hook, which Claude Code keeps alive between calls.
 //! Responses are parsed by one pure function.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -172,6 +173,63 @@ fn complete_len(raw: &[u8]) -> Result<Option<usize>> {
     bail!("a kept-alive response needs a Content-Length or chunked encoding")
 }
 
+/// Takes the first response off `buf` once all of it is there.
+fn take_response(buf: &mut Vec<u8>) -> Result<Option<Response>> {
+    let Some(end) = complete_len(buf)? else { return Ok(None) };
+    let resp = parse_response(&buf[..end]);
+    buf.drain(..end);
+    resp.map(Some)
+}
+
+/// A blocking connection reused while it has been idle for less than `idle`, as an HTTP
+/// agent with keep-alive does, and opened anew after that.
+#[derive(Debug)]
+pub struct Reused {
+    port: u16,
+    idle: Duration,
+    conn: Option<(TcpStream, Instant)>,
+    buf: Vec<u8>,
+}
+
+impl Reused {
+    /// No connection yet: the first request opens one.
+    pub fn new(port: u16, idle: Duration) -> Self {
+        Self { port, idle, conn: None, buf: Vec::new() }
+    }
+
+    /// One request, on the open connection if it was idle for less than `idle`.
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<Response> {
+        if self.conn.as_ref().is_none_or(|(_, last)| last.elapsed() >= self.idle) {
+            let s = TcpStream::connect(("127.0.0.1", self.port)).context("connecting")?;
+            s.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+            s.set_nodelay(true)?;
+            self.conn = Some((s, Instant::now()));
+            self.buf.clear();
+        }
+        let (stream, last) = self.conn.as_mut().expect("connected above");
+        stream.write_all(&request_with(self.port, method, path, auth, body, "keep-alive"))?;
+        loop {
+            if let Some(resp) = take_response(&mut self.buf)? {
+                *last = Instant::now();
+                return Ok(resp);
+            }
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk)?;
+            if n == 0 {
+                self.conn = None;
+                bail!("the server closed a kept-alive connection");
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
 /// A connection that stays open across requests, as a browser's does.
 pub struct KeepAlive {
     stream: tokio::net::TcpStream,
@@ -200,10 +258,8 @@ impl KeepAlive {
         self.stream.write_all(&bytes).await?;
         let read = async {
             loop {
-                if let Some(end) = complete_len(&self.buf)? {
-                    let resp = parse_response(&self.buf[..end]);
-                    self.buf.drain(..end);
-                    return resp;
+                if let Some(resp) = take_response(&mut self.buf)? {
+                    return Ok(resp);
                 }
                 let mut chunk = [0u8; 4096];
                 let n = self.stream.read(&mut chunk).await?;
@@ -246,6 +302,43 @@ mod tests {
         assert_eq!(complete_len(chunked).unwrap(), Some(chunked.len()));
         assert_eq!(complete_len(&chunked[..chunked.len() - 2]).unwrap(), None);
         assert!(complete_len(b"HTTP/1.1 200 OK\r\n\r\nbody").is_err());
+    }
+
+    #[test]
+    fn reused_connections_are_opened_anew_after_the_idle_time() {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Answers each request (all of them end in the body `{}`) with its connection's port.
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let mut conn = conn.unwrap();
+                std::thread::spawn(move || {
+                    let peer = conn.peer_addr().unwrap().port().to_string();
+                    let mut pending = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while let Ok(n @ 1..) = conn.read(&mut chunk) {
+                        pending.extend_from_slice(&chunk[..n]);
+                        while let Some(i) = pending.windows(6).position(|w| w == b"\r\n\r\n{}") {
+                            pending.drain(..i + 6);
+                            let reply = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{peer}",
+                                peer.len()
+                            );
+                            conn.write_all(reply.as_bytes()).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        let ports = |idle: Duration| {
+            let mut c = Reused::new(port, idle);
+            let mut call = || c.request("POST", "/hook", None, Some("{}")).unwrap().body;
+            (call(), call(), call())
+        };
+        let (a, b, c) = ports(Duration::from_secs(60));
+        assert!(a == b && b == c, "one kept-alive connection: {a} {b} {c}");
+        let (a, b, c) = ports(Duration::ZERO);
+        assert!(a != b && b != c, "a new connection each time: {a} {b} {c}");
     }
 
     #[test]

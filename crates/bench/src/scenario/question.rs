@@ -1,8 +1,11 @@
 //! Question → phone and answer → program, for both kinds of prompt:
 //!
-//! - hook: `cr` runs a stand-in `claude` that invokes the `PermissionRequest` hook command
-//!   (`cr hook`, through `/bin/sh -c`) the way Claude Code does; from the invocation until the
-//!   phone's `prompt` event, and from the phone's `POST …/approve` until the hook returned.
+//! - hook: `cr` runs a stand-in `claude` that calls the `PermissionRequest` hook the way Claude
+//!   Code does (an `http` hook POSTed to `cr`, or the `cr hook` command through `/bin/sh -c`);
+//!   from the call until the phone's `prompt` event, and from the phone's `POST …/approve`
+//!   until the hook returned. Claude Code keeps its `http` hook's connection alive for 5 s
+//!   ([`child::HOOK_KEEP_ALIVE`]), so the `http` rounds run twice: a new connection per call
+//!   (a call more than 5 s after the last, which the verdict is on) and one kept alive.
 //! - screen: `cr --no-hooks` runs a program that asks `[y/N]`; from drawing the question until
 //!   the `prompt` event (the dialog must settle first), and from the `POST …/approve` until the
 //!   first key of the answer reaches the program.
@@ -17,7 +20,7 @@ use anyhow::{Context as _, Result, bail};
 use cr_proto::feed;
 
 use super::{TERM_SIZE, ms};
-use crate::child::{self, read_log, stamps_of};
+use crate::child::{self, Connection, read_log, stamps_of};
 use crate::clock::ms_between;
 use crate::fixture::Fixture;
 use crate::http;
@@ -173,7 +176,14 @@ fn process_starts(cr: &std::path::Path, n: usize) -> Result<Vec<f64>> {
 
 /// One round of hook prompts; `transport` is what `cr --hook-transport` gets: `http` as
 /// Claude Code 2.1.112 and later use, `command` (`cr hook` run through `/bin/sh -c`) as 2.0.x.
-fn hook_round(ctx: &Ctx, fx: &Fixture, count: u64, transport: &str) -> Result<Pairs> {
+/// `connection` is the stand-in's to an `http` hook: a new one per call, or one kept alive.
+fn hook_round(
+    ctx: &Ctx,
+    fx: &Fixture,
+    count: u64,
+    transport: &str,
+    connection: Connection,
+) -> Result<Pairs> {
     let bin = fx.dir.path().join("bin");
     std::fs::create_dir_all(&bin)?;
     let claude = bin.join("claude");
@@ -182,7 +192,9 @@ fn hook_round(ctx: &Ctx, fx: &Fixture, count: u64, transport: &str) -> Result<Pa
     }
     let log = fx.dir.path().join(format!("hooks-{}.log", crate::clock::now_ns()));
     let mut args: Vec<OsString> = vec!["--".into(), "claude".into()];
-    args.extend(child::claude_args(count, &log, HOOK_PAUSE_MS).into_iter().map(OsString::from));
+    args.extend(
+        child::claude_args(count, &log, HOOK_PAUSE_MS, connection).into_iter().map(OsString::from),
+    );
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let launch = fx.cr(args, TERM_SIZE).env("PATH", path).env("CR_HOOK_TRANSPORT", transport);
     let probe = Probe {
@@ -224,22 +236,26 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         if ctx.quick { (QUICK_COUNT, QUICK_COUNT) } else { (FULL_HOOKS, FULL_SCREENS) };
     let fx = Fixture::new(&ctx.bins)?;
     let mut details = vec![format!(
-        "per round {hooks} hook prompts twice, then {screens} `[y/N]` screen prompts. The \
-         stand-in `claude` reads the `--settings` `cr` gives it and calls the \
+        "per round {hooks} hook prompts three times, then {screens} `[y/N]` screen prompts. \
+         The stand-in `claude` reads the `--settings` `cr` gives it and calls the \
          `PermissionRequest` hook as Claude Code does: an `http` hook POSTing to `cr` \
-         (2.1.112 and later; the table's hook rows), then the `cr hook` command through \
-         `/bin/sh -c` (2.0.x). The phone approves each prompt {} ms after its `prompt` event \
+         (2.1.112 and later; the table's hook rows), first on a new connection per call \
+         (Claude Code's after 5 s without a call), then on one connection kept alive (a call \
+         within 5 s of the last reuses it), then the `cr hook` command through `/bin/sh -c` \
+         (2.0.x). The phone approves each prompt {} ms after its `prompt` event \
          arrives (a person reading the card), and each answer is checked to be that approval",
         READ_DELAY.as_millis()
     )];
-    const KINDS: [&str; 3] = ["hook (http)", "screen", "hook (command)"];
-    let mut all: [Pairs; 3] = Default::default();
-    let mut per_round: [Vec<[f64; 2]>; 3] = Default::default();
+    const KINDS: [&str; 4] =
+        ["hook (http, new connection)", "hook (http, kept-alive)", "screen", "hook (command)"];
+    let mut all: [Pairs; 4] = Default::default();
+    let mut per_round: [Vec<[f64; 2]>; 4] = Default::default();
     for r in 0..ctx.rounds {
         let got = [
-            hook_round(ctx, &fx, hooks, "http")?,
+            hook_round(ctx, &fx, hooks, "http", Connection::Fresh)?,
+            hook_round(ctx, &fx, hooks, "http", Connection::Kept)?,
             screen_round(ctx, &fx, screens)?,
-            hook_round(ctx, &fx, hooks, "command")?,
+            hook_round(ctx, &fx, hooks, "command", Connection::Fresh)?,
         ];
         for (which, pairs) in got.into_iter().enumerate() {
             let q = summarize(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()).expect("samples");
@@ -257,7 +273,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             all[which].extend(pairs);
         }
     }
-    let [hook_all, screen_all, command_all] = all;
+    let [hook_all, kept_all, screen_all, command_all] = all;
     let starts = process_starts(&ctx.bins.cr, if ctx.quick { 5 } else { 200 })?;
     let st = summarize(&starts).expect("samples");
     details.push(format!(
@@ -299,7 +315,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             "p50 ≤ 50 ms (it must settle)",
             col(&screen_all, 0),
             50.0,
-            spread(&per_round[1], 0),
+            spread(&per_round[2], 0),
         ),
         row(
             "answer → program, hook",
@@ -313,9 +329,19 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             "p50 ≤ 1 ms (POST until the key reaches the PTY)",
             col(&screen_all, 1),
             1.0,
-            spread(&per_round[1], 1),
+            spread(&per_round[2], 1),
         ),
     ];
+    // The verdict is on a new connection per call, what Claude Code 2.1.x makes when the last
+    // call is 5 s past (the usual case: a person answers, the tool runs, the model thinks);
+    // a call sooner reuses the connection, and skips connecting and accepting.
+    let kept = summarize(&col(&kept_all, 0)).expect("samples");
+    rows[0].measured = format!(
+        "{} on a new connection; p50 {}, p99 {} on a kept-alive one (a call within 5 s of the last)",
+        rows[0].measured,
+        ms(kept.p50),
+        ms(kept.p99)
+    );
     // The same rows for 2.0.x, whose hook is a process: the table says what it measured and
     // what a process start alone costs here, so they read against each other.
     for (row, i) in [(0, 0), (2, 1)] {
