@@ -236,13 +236,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         if ctx.quick { (QUICK_COUNT, QUICK_COUNT) } else { (FULL_HOOKS, FULL_SCREENS) };
     let fx = Fixture::new(&ctx.bins)?;
     let mut details = vec![format!(
-        "per round {hooks} hook prompts three times, then {screens} `[y/N]` screen prompts. \
-         The stand-in `claude` reads the `--settings` `cr` gives it and calls the \
-         `PermissionRequest` hook as Claude Code does: an `http` hook POSTing to `cr` \
-         (2.1.112 and later; the table's hook rows), first on a new connection per call \
-         (Claude Code's after 5 s without a call), then on one connection kept alive (a call \
-         within 5 s of the last reuses it), then the `cr hook` command through `/bin/sh -c` \
-         (2.0.x). The phone approves each prompt {} ms after its `prompt` event \
+        "per round {hooks} hook prompts in each of three ways and {screens} `[y/N]` screen \
+         prompts. The stand-in `claude` reads the `--settings` `cr` gives it and calls the \
+         `PermissionRequest` hook as Claude Code does: as an `http` hook POSTing to `cr` \
+         (2.1.112 and later; the table's hook rows) on a new connection per call (Claude \
+         Code's after 5 s without a call) and on one connection kept alive (a call within 5 s \
+         of the last reuses it), and as the `cr hook` command through `/bin/sh -c` (2.0.x). \
+         The phone approves each prompt {} ms after its `prompt` event \
          arrives (a person reading the card), and each answer is checked to be that approval",
         READ_DELAY.as_millis()
     )];
