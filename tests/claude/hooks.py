@@ -100,18 +100,25 @@ def wait_for_event(sink, event, timeout=lab.WAIT_TIMEOUT):
 # http hooks
 
 class HookServer:
-    """Answers every PermissionRequest POST with `answer(payload)` and keeps what it got."""
+    """Answers every PermissionRequest POST with `answer(payload)` and keeps what it got.
 
-    def __init__(self, answer):
+    With `keep_alive` it speaks HTTP/1.1 and leaves connections open, as `cr`'s server does.
+    `arrivals` has the client port and arrival time of each request (`keepalive.py`)."""
+
+    def __init__(self, answer, keep_alive=False):
         self.requests = []
+        self.arrivals = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 payload = json.loads(body or b"{}")
                 reply = answer(payload)
                 outer.requests.append({"path": self.path, "payload": payload, "reply": reply})
+                outer.arrivals.append((self.client_address[1], time.monotonic()))
                 data = json.dumps(reply).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")

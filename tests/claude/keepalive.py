@@ -3,9 +3,10 @@
     python3 tests/claude/keepalive.py [--version V ...] [--gaps 0,2.5,4,6]
 
 Runs the `bash-suggest` scenario once per gap, in one session, with a `PermissionRequest` hook
-of `"type": "http"` pointing at a server in this script that allows every call and notes the
-client port each call came from; after each answer it waits the gap before asking again. A
-call on the port of the call before it came over the same, kept-alive connection.
+of `"type": "http"` pointing at the lab's hook server (`hooks.HookServer`, leaving connections
+open) that allows every call and notes the client port each came from; after each answer it
+waits the gap before asking again. A call from the port of the call before it came over the
+same, kept-alive connection.
 
 Seen with 2.1.112 and 2.1.329: calls 1.7 and 4.1 s apart shared one connection, calls 5.7 and
 7.6 s apart each opened a new one (2.1.112 posts with axios through Node's global agent, which
@@ -13,51 +14,16 @@ keeps idle sockets for 5 s). `cr-bench` measures the hook question both ways for
 """
 
 import argparse
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import capture
 import hooks
 import lab
 
 
-class PortServer:
-    """Allows every hook call and keeps (client port, arrival time) for each."""
-
-    def __init__(self):
-        self.calls = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keeps the connection open, as `cr`'s server does
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("content-length", 0)))
-                outer.calls.append((self.client_address[1], time.monotonic()))
-                data = json.dumps(hooks.decision({"behavior": "allow"})).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def settings(self):
-        hook = {"type": "http", "url": f"http://127.0.0.1:{self.port}/permission", "timeout": 60}
-        return {"hooks": {"PermissionRequest": [{"matcher": "*", "hooks": [hook]}]}}
-
-
 def check(version, gaps):
     sc = hooks.scenario("bash-suggest")
-    server = PortServer()
+    server = hooks.HookServer(lambda payload: hooks.decision({"behavior": "allow"}), keep_alive=True)
     rows, cols = capture.VERIFY_SIZE
     s = lab.Session(version, rows=rows, cols=cols, **hooks.with_settings(sc, server.settings()).session)
     try:
@@ -74,8 +40,8 @@ def check(version, gaps):
             p.settle(quiet=1.0)
     finally:
         s.close()
-        server.server.shutdown()
-    calls = server.calls
+        server.close()
+    calls = server.arrivals
     if len(calls) != len(gaps) + 1:
         raise SystemExit(f"{version}: expected {len(gaps) + 1} hook calls, got {len(calls)}")
     for (port_a, t_a), (port_b, t_b) in zip(calls, calls[1:]):
