@@ -147,16 +147,21 @@ pub async fn events(
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "storing events failed; closing the link so cr re-sends");
-                    acks.send_modify(|a| a.failed = true);
+                    fail_link(&acks, "storing events failed", &e);
                 }
             },
         )
         .await
 }
 
+/// Logs `what` failed and has the link closed, so `cr` re-sends what is unacknowledged.
+fn fail_link(acks: &watch::Sender<Acks>, what: &str, e: &StoreError) {
+    tracing::error!(error = %e, "{what}; closing the link so cr re-sends");
+    acks.send_modify(|a| a.failed = true);
+}
+
 /// Logged when the status after a frame could not be settled.
-const SETTLE_FAILED: &str = "settling the session's status failed; closing the link so cr re-sends";
+const SETTLE_FAILED: &str = "settling the session's status failed";
 
 /// Settles the session's status after a frame that opened or settled prompts committed, and
 /// publishes its `session_update`; then acknowledges the frame (`acked`), so whoever waits for
@@ -190,17 +195,13 @@ async fn settle_after(
                         hub.publish(session_item(SESSION_UPDATE, &s));
                         ack.send_modify(|a| a.seq = a.seq.max(acked));
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, "{SETTLE_FAILED}");
-                        ack.send_modify(|a| a.failed = true);
-                    }
+                    Err(e) => fail_link(&ack, SETTLE_FAILED, &e),
                 }
             },
         )
         .await;
     if let Err(e) = submitted {
-        tracing::error!(error = %e, "{SETTLE_FAILED}");
-        acks.send_modify(|a| a.failed = true);
+        fail_link(&acks, SETTLE_FAILED, &e);
     }
 }
 
