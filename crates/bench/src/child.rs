@@ -84,7 +84,8 @@ fn out(bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn raw_mode() -> Result<()> {
+/// Puts stdin, a terminal, in raw mode.
+pub(crate) fn raw_mode() -> Result<()> {
     let fd = std::io::stdin();
     let mut t = termios::tcgetattr(fd.as_fd()).context("stdin is not a terminal")?;
     t.make_raw();

@@ -9,6 +9,8 @@
 //! - [`clock`]: the monotonic clock the harness and its child programs share.
 //! - [`child`]: the programs run inside PTYs (echo, ticker, `[y/N]` asker, idle, `claude`).
 //! - [`pty`]: a terminal the harness owns and drains.
+//! - [`floor`]: the bare chain (PTY → forwarder → hub → phones), the machine's floor for
+//!   output → phone.
 //! - [`relay`], [`fixture`]: the relay process, pairing, phone login, sessions.
 //! - [`http`], [`sse`]: minimal HTTP and server-sent-event clients.
 //! - [`fakelink`]: the device side of the link protocol, for feeding the store directly.
@@ -21,6 +23,7 @@ pub mod child;
 pub mod clock;
 pub mod fakelink;
 pub mod fixture;
+pub mod floor;
 pub mod http;
 pub mod opts;
 pub mod procfs;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Parser as _;
 use cr_bench::opts::{ChildCommand, Cli, Command, RunOpts};
-use cr_bench::{Ctx, child, fixture::Bins, progress, report};
+use cr_bench::{Ctx, child, fixture::Bins, floor, progress, report};
 
 fn main() -> ExitCode {
     let argv0 = std::env::args().next().unwrap_or_default();
@@ -44,6 +44,8 @@ fn run_child(c: ChildCommand) -> Result<()> {
             child::ask(count, (pause_min_ms, pause_max_ms), &log)
         }
         ChildCommand::Idle { lines } => child::idle(lines),
+        ChildCommand::Hub => floor::hub(),
+        ChildCommand::Forward { hub, rows, cols, argv } => floor::forward(hub, (rows, cols), &argv),
     }
 }
 

@@ -81,6 +81,24 @@ pub enum ChildCommand {
         #[arg(long)]
         log: PathBuf,
     },
+    /// The bare chain's relay: copies what sources send to every phone (see `floor`).
+    Hub,
+    /// The bare chain's `cr`: runs a program in a PTY and copies its output to the terminal
+    /// and to the hub (see `floor`).
+    Forward {
+        /// The hub's loopback port.
+        #[arg(long)]
+        hub: u16,
+        /// Rows of the program's terminal.
+        #[arg(long)]
+        rows: u16,
+        /// Columns of the program's terminal.
+        #[arg(long)]
+        cols: u16,
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        argv: Vec<std::ffi::OsString>,
+    },
     /// Print some lines, then wait.
     Idle {
         /// Lines to print.

@@ -12,6 +12,7 @@ use super::{TERM_SIZE, max_tick, ms};
 use crate::child::{read_log, stamps_of};
 use crate::clock::ms_between;
 use crate::fixture::Fixture;
+use crate::floor::{self, Hub};
 use crate::pty::Term;
 use crate::report::{Row, Verdict};
 use crate::sse::Sse;
@@ -103,18 +104,16 @@ pub struct Ticking {
     pub tasks: Vec<tokio::task::JoinHandle<Result<()>>>,
 }
 
-/// Starts `cr` running a ticker of `count` lines, `interval_ms` (+ up to `jitter_ms`) apart,
-/// and connects `clients` phones to its session.
-pub fn start_ticker(
+/// A ticker's command line, stamping into a new log in `fx`'s directory.
+fn ticker(
     ctx: &Ctx,
     fx: &Fixture,
     interval_ms: u64,
     jitter_ms: u64,
     count: u64,
-    clients: usize,
-) -> Result<Ticking> {
+) -> (std::path::PathBuf, Vec<std::ffi::OsString>) {
     let log = fx.dir.path().join(format!("ticks-{}.log", crate::clock::now_ns()));
-    let child = ctx.bins.child(&[
+    let argv = ctx.bins.child(&[
         "ticker",
         "--interval-ms",
         &interval_ms.to_string(),
@@ -125,6 +124,20 @@ pub fn start_ticker(
         "--log",
         &log.to_string_lossy(),
     ]);
+    (log, argv)
+}
+
+/// Starts `cr` running a ticker of `count` lines, `interval_ms` (+ up to `jitter_ms`) apart,
+/// and connects `clients` phones to its session.
+pub fn start_ticker(
+    ctx: &Ctx,
+    fx: &Fixture,
+    interval_ms: u64,
+    jitter_ms: u64,
+    count: u64,
+    clients: usize,
+) -> Result<Ticking> {
+    let (log, child) = ticker(ctx, fx, interval_ms, jitter_ms, count);
     let known = fx.session_ids()?;
     let mut term = Term::spawn(&fx.cr_running(child, TERM_SIZE))?;
     let drain = term.drain()?;
@@ -135,10 +148,75 @@ pub fn start_ticker(
     Ok(Ticking { log, term, drain, seen, tasks })
 }
 
+/// The same ticker through the bare chain ([`crate::floor`]): a forwarder in the terminal
+/// instead of `cr`, the hub instead of the relay, and `clients` phones reading the hub.
+fn start_bare(ctx: &Ctx, fx: &Fixture, hub: &Hub, count: u64, clients: usize) -> Result<Ticking> {
+    let (log, child) = ticker(ctx, fx, INTERVAL_MS, JITTER_MS, count);
+    let (term, drain) = hub.forward(&ctx.bins, TERM_SIZE, child)?;
+    let (seen, tasks) = ctx.rt.block_on(connect_bare_phones(hub.port, clients))?;
+    Ok(Ticking { log, term, drain, seen, tasks })
+}
+
+/// Connects `n` phones to the hub; resolves once the hub has registered each.
+async fn connect_bare_phones(
+    port: u16,
+    n: usize,
+) -> Result<(Vec<Seen>, Vec<tokio::task::JoinHandle<Result<()>>>)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut seen = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let mut conn = floor::connect_phone(port).await?;
+        let log: Seen = Arc::default();
+        let l = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 << 10];
+            // The end of the last read, in case a tick's number was split between reads.
+            let mut carry = Vec::new();
+            let mut best = 0;
+            loop {
+                let n = conn.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                let recv_ns = crate::clock::now_ns();
+                carry.extend_from_slice(&buf[..n]);
+                if let Some(tick) = max_tick(&carry)
+                    && tick > best
+                {
+                    best = tick;
+                    l.lock().expect("seen lock").push((tick, recv_ns));
+                }
+                carry.drain(..carry.len().saturating_sub(CARRY_BYTES));
+            }
+        }));
+        seen.push(log);
+    }
+    Ok((seen, tasks))
+}
+
+/// Bytes of a read kept for the next: more than `tick 000123`.
+const CARRY_BYTES: usize = 16;
+
+/// Which chain a round measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chain {
+    /// `cr` and the relay.
+    Cr,
+    /// The bare chain: the machine's floor.
+    Bare,
+}
+
 /// One round with `clients` phones: every (tick, client) latency in ms.
-fn round(ctx: &Ctx, fx: &Fixture, clients: usize, ticks: u64) -> Result<Vec<f64>> {
-    let Ticking { log, mut term, drain, seen, tasks } =
-        start_ticker(ctx, fx, INTERVAL_MS, JITTER_MS, ticks, clients)?;
+fn round(ctx: &Ctx, fx: &Fixture, chain: Chain, clients: usize, ticks: u64) -> Result<Vec<f64>> {
+    let hub = match chain {
+        Chain::Cr => None,
+        Chain::Bare => Some(Hub::start(&ctx.bins)?),
+    };
+    let Ticking { log, mut term, drain, seen, tasks } = match &hub {
+        None => start_ticker(ctx, fx, INTERVAL_MS, JITTER_MS, ticks, clients)?,
+        Some(hub) => start_bare(ctx, fx, hub, ticks, clients)?,
+    };
     let mark = drain.mark();
     term.write(b"\r")?;
     let budget = Duration::from_millis((INTERVAL_MS + JITTER_MS) * ticks + 30_000);
@@ -166,6 +244,10 @@ fn round(ctx: &Ctx, fx: &Fixture, clients: usize, ticks: u64) -> Result<Vec<f64>
     Ok(all)
 }
 
+/// The contenders of a round: `cr` and the bare chain, each with 1 and 10 phones.
+const CONTENDERS: [(Chain, usize); 4] =
+    [(Chain::Cr, 1), (Chain::Cr, 10), (Chain::Bare, 1), (Chain::Bare, 10)];
+
 /// Runs the scenario.
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let ticks = if ctx.quick { QUICK_TICKS } else { FULL_TICKS };
@@ -173,19 +255,28 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let mut details = vec![format!(
         "the child prints `tick N …` lines {INTERVAL_MS}-{} ms apart, {ticks} per round, and \
          stamps each just before writing it; a phone's latency for a line is the read that \
-         brought the first `output`/`screen` event showing it (or a later line)",
+         brought the first `output`/`screen` event showing it (or a later line). Side by side, \
+         the bare chain: the same ticker in a PTY owned by a forwarder that copies each read to \
+         its terminal and then over TCP to a hub process, which copies it to phones reading \
+         TCP; one thread per hop, blocking IO, no other work (`crates/bench/src/floor.rs`). It \
+         is what any PTY → relay → phone design pays on this machine before doing anything",
         INTERVAL_MS + JITTER_MS
     )];
-    let mut pooled = [Vec::new(), Vec::new()];
-    let mut per_round: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    let mut pooled: [Vec<f64>; 4] = Default::default();
+    let mut per_round: [Vec<(f64, f64)>; 4] = Default::default();
     for r in 0..ctx.rounds {
-        for k in 0..2 {
-            let which = (r + k) % 2;
-            let clients = if which == 0 { 1 } else { 10 };
-            let l = round(ctx, &fx, clients, ticks)?;
+        // Each round starts with a different contender, so none always runs first.
+        for k in 0..CONTENDERS.len() {
+            let which = (r + k) % CONTENDERS.len();
+            let (chain, clients) = CONTENDERS[which];
+            let l = round(ctx, &fx, chain, clients, ticks)?;
             let s = summarize(&l).expect("samples");
+            let name = match chain {
+                Chain::Cr => "",
+                Chain::Bare => " (bare chain)",
+            };
             details.push(format!(
-                "round {} with {clients} client(s): p50 {} p99 {} max {}",
+                "round {} with {clients} client(s){name}: p50 {} p99 {} max {}",
                 r + 1,
                 ms(s.p50),
                 ms(s.p99),
@@ -195,8 +286,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             pooled[which].extend(l);
         }
     }
-    let one = summarize(&pooled[0]).expect("samples");
-    let ten = summarize(&pooled[1]).expect("samples");
+    let [one, ten, bare_one, bare_ten] = pooled.map(|p| summarize(&p).expect("samples"));
     let spread = |rounds: &[(f64, f64)]| {
         let (a, b) = range(&rounds.iter().map(|x| x.0).collect::<Vec<_>>());
         let (c, d) = range(&rounds.iter().map(|x| x.1).collect::<Vec<_>>());
@@ -206,16 +296,28 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         Row {
             what: "output → phone, 1 client".into(),
             target: "p50 ≤ 0.3 ms, p99 ≤ 0.5 ms".into(),
-            measured: format!("p50 {}, p99 {}", ms(one.p50), ms(one.p99)),
-            spread: spread(&per_round[0]),
+            measured: format!(
+                "p50 {}, p99 {} (the bare chain: p50 {}, p99 {})",
+                ms(one.p50),
+                ms(one.p99),
+                ms(bare_one.p50),
+                ms(bare_one.p99)
+            ),
+            spread: format!("{}; the bare chain {}", spread(&per_round[0]), spread(&per_round[2])),
             verdict: Verdict::of(one.p50 <= 0.3 && one.p99 <= 0.5),
             peers: "ttyd 0.32 / 0.45 ms, sshx 0.60 / 0.68 ms".into(),
         },
         Row {
             what: "output → phone, 10 clients".into(),
             target: "p99 ≤ 1 ms".into(),
-            measured: format!("p50 {}, p99 {}", ms(ten.p50), ms(ten.p99)),
-            spread: spread(&per_round[1]),
+            measured: format!(
+                "p50 {}, p99 {} (the bare chain: p50 {}, p99 {})",
+                ms(ten.p50),
+                ms(ten.p99),
+                ms(bare_ten.p50),
+                ms(bare_ten.p99)
+            ),
+            spread: format!("{}; the bare chain {}", spread(&per_round[1]), spread(&per_round[3])),
             verdict: Verdict::of(ten.p99 <= 1.0),
             peers: "ttyd 0.85 / 1.14 ms (tmux), sshx 0.72 / 1.08 ms".into(),
         },

@@ -1,5 +1,7 @@
 //! Passthrough and phone throughput: `cat` of a big text file through `cr` (relay linked, one
-//! phone subscribed), `script -qfec` and a bare PTY reader, side by side, rounds interleaved.
+//! phone subscribed), `script -qfec`, a bare PTY reader and the bare chain of
+//! [`crate::floor`] (a forwarder, a hub and a phone reading TCP), side by side, rounds
+//! interleaved.
 //!
 //! Every contender runs `sh -c 'printf READY; read _; exec cat FILE'` in a terminal the
 //! harness drains, so start-up is outside the clock: the clock starts when the harness presses
@@ -17,6 +19,7 @@ use cr_proto::feed;
 use super::{PhoneScreen, TERM_SIZE, ratio, text_file};
 use crate::clock::{ms_between, now_ns};
 use crate::fixture::Fixture;
+use crate::floor::{self, Hub};
 use crate::procfs;
 use crate::pty::{Launch, Term};
 use crate::report::{Row, Verdict};
@@ -227,6 +230,54 @@ fn cr_round(
     })
 }
 
+/// The bare chain's round ([`crate::floor`]): the same `cat` in a PTY owned by a forwarder
+/// that copies each read to the terminal and to the hub, and one phone reading the hub over
+/// TCP. Returns (seconds to EOF on the terminal, seconds until the phone had the last line).
+fn bare_round(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    file_bytes: u64,
+    last_line: u64,
+    budget: Duration,
+) -> Result<(f64, Option<f64>)> {
+    let hub = Hub::start(&ctx.bins)?;
+    let (mut term, drain) = hub.forward(&ctx.bins, TERM_SIZE, wrapped(file))?;
+    let done: Arc<Mutex<Option<u64>>> = Arc::default();
+    let watcher = ctx.rt.block_on(async {
+        let mut conn = floor::connect_phone(hub.port).await?;
+        let done = done.clone();
+        // The last line starts a line of the terminal's output: `\n` (after `\r`) and its number.
+        let needle = format!("\n{last_line:08}").into_bytes();
+        anyhow::Ok(tokio::spawn(async move {
+            use tokio::io::AsyncReadExt as _;
+            let mut buf = vec![0u8; 64 << 10];
+            let mut carry = Vec::new();
+            let (mut got, mut seen_last) = (0u64, false);
+            while let Ok(n @ 1..) = conn.read(&mut buf).await {
+                let recv_ns = now_ns();
+                got += n as u64;
+                carry.extend_from_slice(&buf[..n]);
+                seen_last |= memchr::memmem::find(&carry, &needle).is_some();
+                carry.drain(..carry.len().saturating_sub(needle.len()));
+                if seen_last && got >= file_bytes {
+                    *done.lock().expect("done lock") = Some(recv_ns);
+                    return;
+                }
+            }
+        }))
+    })?;
+    let start = now_ns();
+    term.write(b"\r")?;
+    let eof = drain.wait_eof(budget)?;
+    let until = std::time::Instant::now() + PHONE_GRACE;
+    while !watcher.is_finished() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    watcher.abort();
+    let phone = done.lock().expect("done lock").map(|t| ms_between(start, t) / 1e3);
+    Ok((ms_between(start, eof) / 1e3, phone))
+}
+
 /// Runs the scenario.
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let bytes = if ctx.quick { QUICK_BYTES } else { FULL_BYTES };
@@ -242,13 +293,16 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     )];
     let (mut bare, mut script, mut cr, mut phone) = (vec![], vec![], vec![], vec![]);
     let (mut cr_ratio, mut phone_ratio) = (vec![], vec![]);
+    // The bare chain: terminal and phone, as ratios to `script`.
+    let (mut chain_ratio, mut chain_phone_ratio) = (vec![], vec![]);
     let mut incomplete = 0;
     for round in 0..ctx.rounds {
-        let mut times = [0.0f64; 3];
+        let mut times = [0.0f64; 4];
         let mut cr_round_result = None;
+        let mut chain_phone = None;
         // Rotate the order so no contender always runs first (warm caches, busy neighbours).
-        for k in 0..3 {
-            let which = (round + k) % 3;
+        for k in 0..4 {
+            let which = (round + k) % 4;
             let budget = Duration::from_secs(
                 (bare.first().copied().unwrap_or(10.0) as u64 + 1) * SLOWEST_FACTOR,
             );
@@ -263,10 +317,15 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                     let mut t = Term::spawn(&Launch::new(argv, TERM_SIZE))?;
                     times[1] = timed(&mut t, budget)?.1;
                 }
-                _ => {
+                2 => {
                     let r = cr_round(ctx, &file, lines, budget)?;
                     times[2] = r.exit_s;
                     cr_round_result = Some(r);
+                }
+                _ => {
+                    let (t, p) = bare_round(ctx, &file, bytes, lines, budget)?;
+                    times[3] = t;
+                    chain_phone = p;
                 }
             }
         }
@@ -275,6 +334,10 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         script.push(times[1]);
         cr.push(times[2]);
         cr_ratio.push(times[2] / times[1]);
+        chain_ratio.push(times[3] / times[1]);
+        if let Some(p) = chain_phone {
+            chain_phone_ratio.push(p / times[1]);
+        }
         match r.phone_s {
             Some(p) => {
                 phone.push(p);
@@ -283,11 +346,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             None => incomplete += 1,
         }
         let line = format!(
-            "round {}: bare {:.2} s, script {:.2} s, cr {:.2} s (last byte {:.2} s), phone {} \
-             (final screen {}); {}",
+            "round {}: bare {:.2} s, script {:.2} s, bare chain {:.2} s (its phone {}), cr {:.2} s \
+             (last byte {:.2} s), phone {} (final screen {}); {}",
             round + 1,
             times[0],
             times[1],
+            times[3],
+            chain_phone.map_or("incomplete".into(), |p| format!("{p:.2} s")),
             times[2],
             r.last_byte_s,
             r.phone_s.map_or("incomplete".into(), |p| format!("{p:.2} s")),
@@ -303,12 +368,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         what: "passthrough throughput".into(),
         target: "≤ 1.1 × script".into(),
         measured: format!(
-            "{} (cr {:.2} s, script {:.2} s = {:.0} MB/s, bare PTY {:.2} s)",
+            "{} (cr {:.2} s, script {:.2} s = {:.0} MB/s, bare PTY {:.2} s); the bare chain {}",
             ratio(median(&cr_ratio)),
             median(&cr),
             median(&script),
             mb_s(median(&script)),
-            median(&bare)
+            median(&bare),
+            ratio(median(&chain_ratio)),
         ),
         spread: format!("{}–{} over {} rounds", ratio(lo), ratio(hi), ctx.rounds),
         verdict: Verdict::of(median(&cr_ratio) <= 1.1),
@@ -329,7 +395,16 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         rows.push(Row {
             what: "phone throughput".into(),
             target: "≤ 1.2 × script".into(),
-            measured: format!("{} ({:.2} s)", ratio(median(&phone_ratio)), median(&phone)),
+            measured: format!(
+                "{} ({:.2} s); the bare chain's phone {}",
+                ratio(median(&phone_ratio)),
+                median(&phone),
+                if chain_phone_ratio.is_empty() {
+                    "never had the last line".to_owned()
+                } else {
+                    ratio(median(&chain_phone_ratio))
+                }
+            ),
             spread: format!(
                 "{}–{}{}",
                 ratio(lo),
