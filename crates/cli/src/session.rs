@@ -379,8 +379,8 @@ impl Core {
             self.shift.reset();
             self.was_alternate = snapshot.alternate;
         }
-        // Every line of the frame first, then one flush: a fast stream's lines travel in a
-        // few `events` frames, not one frame per line.
+        // Every line of the frame is queued, then flushed once: a fast stream's lines travel in
+        // a few `events` frames, not one frame per line.
         let at = now();
         for line in self.screen.take_scrolled() {
             self.queue.push(Event::Line { at, line });
@@ -395,14 +395,22 @@ impl Core {
                 self.queue.push(Event::Line { at, line });
             }
         }
+        // The screen goes before the lines and the detector: phones show it as it comes, while
+        // the relay stores lines before it shows them. Sent first, it does not wait behind the
+        // lines' frame at either end of the link.
+        let kept_back = self.send_screen(snapshot);
         self.flush_events();
-        self.prompts.observe(detect(&snapshot), Instant::now());
-        self.send_screen(snapshot);
+        if let Some(shown) = kept_back.as_ref().or(self.relay_screen.as_ref()) {
+            let dialog = detect(shown);
+            self.prompts.observe(dialog, Instant::now());
+        }
     }
 
-    fn send_screen(&mut self, snapshot: Screen) {
+    /// Sends `snapshot` to the relay (as an update when it can) and keeps it as what the relay
+    /// has; returns it when it was not kept (no link, no change, or a full queue).
+    fn send_screen(&mut self, snapshot: Screen) -> Option<Screen> {
         if self.epoch.is_none() {
-            return;
+            return Some(snapshot);
         }
         let msg = match &self.relay_screen {
             Some(old)
@@ -412,7 +420,7 @@ impl Core {
             {
                 let update = ScreenUpdate::between(old, &snapshot);
                 if update.is_empty() && update.cursor == old.cursor {
-                    return;
+                    return Some(snapshot);
                 }
                 Uplink::Output { output: update }
             }
@@ -421,6 +429,7 @@ impl Core {
         if self.send(msg) {
             self.need_snapshot = false;
             self.relay_screen = Some(snapshot);
+            None
         } else {
             self.need_snapshot = true;
             // The link's queue was full (a burst of output). Without another frame the relay
@@ -429,6 +438,7 @@ impl Core {
             if self.link_tx.is_some() {
                 self.frame_due = Some(Instant::now() + FRAME_INTERVAL);
             }
+            Some(snapshot)
         }
     }
 
