@@ -10,7 +10,7 @@
 //! - [`child`]: the programs run inside PTYs (echo, ticker, `[y/N]` asker, idle, `claude`).
 //! - [`pty`]: a terminal the harness owns and drains.
 //! - [`floor`]: the bare chain (PTY → forwarder → hub → phones), the machine's floor for
-//!   output → phone.
+//!   output → phone and for throughput.
 //! - [`relay`], [`fixture`]: the relay process, pairing, phone login, sessions.
 //! - [`http`], [`sse`]: minimal HTTP and server-sent-event clients.
 //! - [`fakelink`]: the device side of the link protocol, for feeding the store directly.

@@ -31,6 +31,16 @@ const JITTER_MS: u64 = 40;
 /// What one client saw: each time the newest tick on its screen went up, (tick, read time).
 pub type Seen = Arc<Mutex<Vec<(u64, u64)>>>;
 
+/// Notes in `seen` a read at `recv_ns` whose `data` shows a tick newer than `best`.
+fn note_tick(seen: &Seen, best: &mut u64, data: &[u8], recv_ns: u64) {
+    if let Some(tick) = max_tick(data)
+        && tick > *best
+    {
+        *best = tick;
+        seen.lock().expect("seen lock").push((tick, recv_ns));
+    }
+}
+
 /// Connects `n` phones to `session`; resolves once each has its first screen.
 pub async fn connect_phones(
     port: u16,
@@ -54,12 +64,7 @@ pub async fn connect_phones(
                     if let Some(t) = tx.take() {
                         let _ = t.send(());
                     }
-                    if let Some(tick) = max_tick(&ev.data)
-                        && tick > best
-                    {
-                        best = tick;
-                        l.lock().expect("seen lock").push((tick, ev.recv_ns));
-                    }
+                    note_tick(&l, &mut best, &ev.data, ev.recv_ns);
                 }
             }
             Ok(())
@@ -181,12 +186,7 @@ async fn connect_bare_phones(
                 }
                 let recv_ns = crate::clock::now_ns();
                 carry.extend_from_slice(&buf[..n]);
-                if let Some(tick) = max_tick(&carry)
-                    && tick > best
-                {
-                    best = tick;
-                    l.lock().expect("seen lock").push((tick, recv_ns));
-                }
+                note_tick(&l, &mut best, &carry, recv_ns);
                 carry.drain(..carry.len().saturating_sub(CARRY_BYTES));
             }
         }));

@@ -242,10 +242,8 @@ fn bare_round(
 ) -> Result<(f64, Option<f64>)> {
     let hub = Hub::start(&ctx.bins)?;
     let (mut term, drain) = hub.forward(&ctx.bins, TERM_SIZE, wrapped(file))?;
-    let done: Arc<Mutex<Option<u64>>> = Arc::default();
-    let watcher = ctx.rt.block_on(async {
+    let mut watcher = ctx.rt.block_on(async {
         let mut conn = floor::connect_phone(hub.port).await?;
-        let done = done.clone();
         // The last line starts a line of the terminal's output: `\n` (after `\r`) and its number.
         let needle = format!("\n{last_line:08}").into_bytes();
         anyhow::Ok(tokio::spawn(async move {
@@ -260,21 +258,24 @@ fn bare_round(
                 seen_last |= memchr::memmem::find(&carry, &needle).is_some();
                 carry.drain(..carry.len().saturating_sub(needle.len()));
                 if seen_last && got >= file_bytes {
-                    *done.lock().expect("done lock") = Some(recv_ns);
-                    return;
+                    return Some(recv_ns);
                 }
             }
+            None
         }))
     })?;
     let start = now_ns();
     term.write(b"\r")?;
     let eof = drain.wait_eof(budget)?;
-    let until = std::time::Instant::now() + PHONE_GRACE;
-    while !watcher.is_finished() && std::time::Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The phone's read of the last line, if it comes within the grace after the terminal's end.
+    let done = ctx
+        .rt
+        .block_on(async { tokio::time::timeout(PHONE_GRACE, &mut watcher).await })
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
     watcher.abort();
-    let phone = done.lock().expect("done lock").map(|t| ms_between(start, t) / 1e3);
+    let phone = done.map(|t| ms_between(start, t) / 1e3);
     Ok((ms_between(start, eof) / 1e3, phone))
 }
 
