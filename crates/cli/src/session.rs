@@ -45,6 +45,13 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 pub const ENDED_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 /// Retry delay for events the link's outbox had no room for.
 const FLUSH_RETRY: Duration = Duration::from_millis(50);
+/// How long a frame's transcript lines trail its screen update. Sent together, the relay
+/// stores the lines (a commit on its writer thread) and fans their `lines` event out while
+/// the update is on its way to the phones, and both share the machine's cores: 10 phones' p99
+/// 2.25 → 1.37 ms (8 interleaved rounds each). Any other event (a prompt, an answer's
+/// settlement, the end) is sent at once and takes the waiting lines along, in order; during a
+/// stream the lines still go once per frame, just later.
+const LINES_TRAIL: Duration = Duration::from_millis(5);
 /// Resize requests from the terminal waiting for the session.
 pub const RESIZE_CAP: usize = 8;
 
@@ -397,9 +404,9 @@ impl Core {
         }
         // The screen goes before the lines and the detector: phones show it as it comes, while
         // the relay stores lines before it shows them. Sent first, it does not wait behind the
-        // lines' frame at either end of the link.
+        // lines' frame at either end of the link; the lines follow LINES_TRAIL later.
         let kept_back = self.send_screen(snapshot);
-        self.flush_events();
+        self.flush_soon();
         if let Some(shown) = kept_back.as_ref().or(self.relay_screen.as_ref()) {
             let dialog = detect(shown);
             self.prompts.observe(dialog, Instant::now());
@@ -453,6 +460,13 @@ impl Core {
         let seq = self.queue.push(event);
         self.flush_events();
         seq
+    }
+
+    /// Has waiting events sent [`LINES_TRAIL`] from now, unless a flush is already due.
+    fn flush_soon(&mut self) {
+        if self.epoch.is_some() && self.flush_due.is_none() && self.queue.has_unsent() {
+            self.flush_due = Some(Instant::now() + LINES_TRAIL);
+        }
     }
 
     fn flush_events(&mut self) {

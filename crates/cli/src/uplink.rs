@@ -185,6 +185,11 @@ impl Uplink {
         self.sent = self.sent.max(seq);
     }
 
+    /// True when some event has not been handed to the link on this connection.
+    pub fn has_unsent(&self) -> bool {
+        self.entries.back().is_some_and(|e| e.numbered.last_seq() > self.sent)
+    }
+
     /// True when nothing is waiting for an acknowledgement.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -237,11 +242,14 @@ mod tests {
         assert_eq!(q.push(closed("p1")), 3);
         let batch = q.unsent();
         assert_eq!(seqs(&batch), [1, 2, 3]);
+        assert!(q.has_unsent());
         q.mark_sent(3);
         assert!(q.unsent().is_empty(), "sent events are not sent twice on one connection");
+        assert!(!q.has_unsent());
         q.ack(1);
         // The link dropped; the relay stored up to 2 before it did.
         q.welcome(2);
+        assert!(q.has_unsent(), "a new connection sends what the relay has not stored");
         assert_eq!(seqs(&q.unsent()), [3]);
         q.push(line(4));
         assert_eq!(seqs(&q.unsent()), [3, 4]);
