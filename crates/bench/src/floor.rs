@@ -167,6 +167,31 @@ pub async fn connect_phone(port: u16) -> Result<tokio::net::TcpStream> {
     Ok(conn)
 }
 
+/// A phone's reads from the hub, until the connection ends (`Ok`) or `on_read` returns true.
+/// `on_read` gets the read appended to the last `keep` bytes of the reads before it (so a
+/// marker split between two reads is still whole), the read's own length, and when it came.
+pub async fn read_phone(
+    mut conn: tokio::net::TcpStream,
+    keep: usize,
+    mut on_read: impl FnMut(&[u8], usize, u64) -> bool,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut carry = Vec::new();
+    loop {
+        let n = conn.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let recv_ns = crate::clock::now_ns();
+        carry.extend_from_slice(&buf[..n]);
+        if on_read(&carry, n, recv_ns) {
+            return Ok(());
+        }
+        carry.drain(..carry.len().saturating_sub(keep));
+    }
+}
+
 impl Drop for Hub {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -47,10 +47,10 @@ pub const ENDED_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 const FLUSH_RETRY: Duration = Duration::from_millis(50);
 /// How long a frame's transcript lines trail its screen update. Sent together, the relay
 /// stores the lines (a commit on its writer thread) and fans their `lines` event out while
-/// the update is on its way to the phones, and both share the machine's cores: 10 phones' p99
-/// 2.1 → 1.4 ms at the median of 12 interleaved rounds each. Any other event (a prompt, an answer's
-/// settlement, the end) is sent at once and takes the waiting lines along, in order; during a
-/// stream the lines still go once per frame, just later.
+/// the update is on its way to the phones, and both share the machine's cores: 10 phones'
+/// p99 2.1 → 1.4 ms at the median of 12 interleaved rounds each. Any other event (a prompt,
+/// an answer's settlement, the end) is sent at once and takes the waiting lines along, in
+/// order; during a stream the lines still go once per frame, just later.
 const LINES_TRAIL: Duration = Duration::from_millis(5);
 /// Resize requests from the terminal waiting for the session.
 pub const RESIZE_CAP: usize = 8;

@@ -167,28 +167,20 @@ async fn connect_bare_phones(
     port: u16,
     n: usize,
 ) -> Result<(Vec<Seen>, Vec<tokio::task::JoinHandle<Result<()>>>)> {
-    use tokio::io::AsyncReadExt as _;
     let mut seen = Vec::new();
     let mut tasks = Vec::new();
     for _ in 0..n {
-        let mut conn = floor::connect_phone(port).await?;
+        let conn = floor::connect_phone(port).await?;
         let log: Seen = Arc::default();
         let l = log.clone();
         tasks.push(tokio::spawn(async move {
-            let mut buf = vec![0u8; 64 << 10];
-            // The end of the last read, in case a tick's number was split between reads.
-            let mut carry = Vec::new();
             let mut best = 0;
-            loop {
-                let n = conn.read(&mut buf).await?;
-                if n == 0 {
-                    return Ok(());
-                }
-                let recv_ns = crate::clock::now_ns();
-                carry.extend_from_slice(&buf[..n]);
-                note_tick(&l, &mut best, &carry, recv_ns);
-                carry.drain(..carry.len().saturating_sub(CARRY_BYTES));
-            }
+            floor::read_phone(conn, CARRY_BYTES, |data, _, recv_ns| {
+                note_tick(&l, &mut best, data, recv_ns);
+                false
+            })
+            .await?;
+            Ok(())
         }));
         seen.push(log);
     }

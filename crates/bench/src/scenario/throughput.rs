@@ -243,25 +243,21 @@ fn bare_round(
     let hub = Hub::start(&ctx.bins)?;
     let (mut term, drain) = hub.forward(&ctx.bins, TERM_SIZE, wrapped(file))?;
     let mut watcher = ctx.rt.block_on(async {
-        let mut conn = floor::connect_phone(hub.port).await?;
+        let conn = floor::connect_phone(hub.port).await?;
         // The last line starts a line of the terminal's output: `\n` (after `\r`) and its number.
         let needle = format!("\n{last_line:08}").into_bytes();
         anyhow::Ok(tokio::spawn(async move {
-            use tokio::io::AsyncReadExt as _;
-            let mut buf = vec![0u8; 64 << 10];
-            let mut carry = Vec::new();
-            let (mut got, mut seen_last) = (0u64, false);
-            while let Ok(n @ 1..) = conn.read(&mut buf).await {
-                let recv_ns = now_ns();
+            let (mut got, mut seen_last, mut done) = (0u64, false, None);
+            let _ = floor::read_phone(conn, needle.len(), |data, n, recv_ns| {
                 got += n as u64;
-                carry.extend_from_slice(&buf[..n]);
-                seen_last |= memchr::memmem::find(&carry, &needle).is_some();
-                carry.drain(..carry.len().saturating_sub(needle.len()));
+                seen_last |= memchr::memmem::find(data, &needle).is_some();
                 if seen_last && got >= file_bytes {
-                    return Some(recv_ns);
+                    done = Some(recv_ns);
                 }
-            }
-            None
+                done.is_some()
+            })
+            .await;
+            done
         }))
     })?;
     let start = now_ns();
