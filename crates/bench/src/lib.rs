@@ -16,6 +16,7 @@
 //! - [`fakelink`]: the device side of the link protocol, for feeding the store directly.
 //! - [`procfs`]: memory and CPU time of a process.
 //! - [`stats`]: percentiles and spreads (pure).
+//! - [`wake`]: what waking another process costs on this machine, at the start and the end.
 //! - [`scenario`]: one module per measurement.
 //! - [`report`]: the results table and the `BENCHMARKS.md` section.
 
@@ -33,6 +34,7 @@ pub mod report;
 pub mod scenario;
 pub mod sse;
 pub mod stats;
+pub mod wake;
 
 use anyhow::{Context as _, Result};
 
@@ -98,8 +100,18 @@ pub fn raise_nofile() -> Result<u64> {
     Ok(soft.unwrap_or(u64::MAX))
 }
 
+/// Wake-up round trips at each end of a run (a few in a quick one).
+const WAKE_TRIPS: (usize, usize) = (200, 5);
+
+/// The wake-up yardstick now, or why it could not be measured.
+fn probe_wake(ctx: &Ctx) -> Result<wake::Wake, String> {
+    let trips = if ctx.quick { WAKE_TRIPS.1 } else { WAKE_TRIPS.0 };
+    wake::probe(trips).map_err(|e| format!("{e:#}"))
+}
+
 /// Runs the chosen scenarios; the report, and whether every one of them produced numbers.
 pub fn run(ctx: &Ctx, only: &[String], command: String) -> (Report, bool) {
+    let wake_before = probe_wake(ctx);
     let mut rows = Vec::new();
     let mut details = Vec::new();
     let mut all_ran = true;
@@ -135,9 +147,11 @@ pub fn run(ctx: &Ctx, only: &[String], command: String) -> (Report, bool) {
         }
         progress(&format!("{name}: {:.1} s", started.elapsed().as_secs_f64()));
     }
+    let wake_after = probe_wake(ctx);
     let report = Report {
         command,
         machine: report::Machine::probe(),
+        wake: [wake_before, wake_after],
         date: report::utc_now(),
         rows,
         details,

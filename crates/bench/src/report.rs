@@ -6,6 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
+use crate::scenario::ms;
+use crate::wake::Wake;
+
 /// Where the generated section starts.
 pub const BEGIN: &str =
     "<!-- results:begin (written by `just bench`; edits here are overwritten) -->";
@@ -99,6 +102,8 @@ pub struct Report {
     pub command: String,
     /// Where.
     pub machine: Machine,
+    /// The wake-up yardstick at the start and at the end of the run (or why it failed).
+    pub wake: [Result<Wake, String>; 2],
     /// When (UTC).
     pub date: String,
     /// The table.
@@ -130,6 +135,22 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// One wake-up measurement in words.
+fn wake_cell(w: &Result<Wake, String>) -> String {
+    match w {
+        Ok(w) => format!(
+            "p50 {} / p99 {} with the scheduler free to pick the core, p50 {} / p99 {} with \
+             both on one core (n = {})",
+            ms(w.free.p50),
+            ms(w.free.p99),
+            ms(w.one_core.p50),
+            ms(w.one_core.p99),
+            w.free.n
+        ),
+        Err(e) => format!("not measured ({e})"),
+    }
+}
+
 /// The results section, markers included.
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
@@ -140,6 +161,14 @@ pub fn render(r: &Report) -> String {
         s,
         "- Machine: {} cores (`nproc`), {}, {} GiB, Linux {}",
         m.cores, m.cpu, m.memory_gib, m.kernel
+    );
+    let _ = writeln!(
+        s,
+        "- Waking another process (a byte through a pipe to `cat` and back after {} ms of \
+         quiet; each latency row is a chain of such hand-offs): at the start {}; at the end {}",
+        crate::wake::PAUSE.as_millis(),
+        wake_cell(&r.wake[0]),
+        wake_cell(&r.wake[1])
     );
     let _ = writeln!(s, "- Date: {}\n", r.date);
     let _ = writeln!(s, "| what | target | measured (median) | spread | result | peers |");
@@ -185,6 +214,7 @@ fn splice(old: &str, section: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::summarize;
 
     #[test]
     fn splice_replaces_only_the_marked_section() {
@@ -206,6 +236,13 @@ mod tests {
         let r = Report {
             command: "x".into(),
             machine: Machine { cores: 2, cpu: "c".into(), kernel: "k".into(), memory_gib: 1 },
+            wake: [
+                Ok(Wake {
+                    free: summarize(&[0.5, 2.0]).unwrap(),
+                    one_core: summarize(&[0.05]).unwrap(),
+                }),
+                Err("no cat".into()),
+            ],
             date: "d".into(),
             rows: vec![Row {
                 what: "a|b".into(),
@@ -219,5 +256,11 @@ mod tests {
         };
         let text = render(&r);
         assert!(text.contains("| a\\|b | t | m | s | **FAIL** |  |"), "{text}");
+        assert!(
+            text.contains("at the start p50 0.50 ms / p99 2.00 ms with the scheduler"),
+            "{text}"
+        );
+        assert!(text.contains("p50 0.05 ms / p99 0.05 ms with both on one core (n = 2)"), "{text}");
+        assert!(text.contains("at the end not measured (no cat)"), "{text}");
     }
 }
