@@ -8,12 +8,15 @@
 
 use crate::{Event, Uplink};
 
+/// Whether `text` has a byte JSON must escape. Checked without stopping early, which the
+/// compiler turns into a few wide compares.
+fn needs_escape(text: &str) -> bool {
+    text.bytes().fold(false, |escape, b| escape | (b < 0x20) | (b == b'"') | (b == b'\\'))
+}
+
 /// Appends `text` as a JSON string, exactly as `serde_json` writes it.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
-    // Checked without stopping early, which the compiler turns into a few wide compares.
-    let escape =
-        text.bytes().fold(false, |escape, b| escape | (b < 0x20) | (b == b'"') | (b == b'\\'));
-    if escape {
+    if needs_escape(text) {
         // Writing to a Vec cannot fail, and a string always serializes.
         let _ = serde_json::to_writer(&mut *out, text);
     } else {
@@ -21,6 +24,19 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
+    }
+}
+
+/// [`write_str`] into a `String`, for JSON that is kept as text: building it as bytes would
+/// cost a UTF-8 check of the whole of it at the end.
+pub fn push_str(out: &mut String, text: &str) {
+    if needs_escape(text) {
+        out.push_str(&serde_json::to_string(text).expect("a string always serializes"));
+    } else {
+        out.reserve(text.len() + 2);
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
     }
 }
 
@@ -89,6 +105,9 @@ mod tests {
             let mut out = b"x".to_vec();
             write_str(&mut out, text);
             assert_eq!(out[1..], serde_json::to_vec(text).unwrap(), "{text:?}");
+            let mut out = String::from("x");
+            push_str(&mut out, text);
+            assert_eq!(out[1..], serde_json::to_string(text).unwrap(), "{text:?}");
         }
     }
 
