@@ -73,8 +73,9 @@ impl Backoff {
 pub struct Outbound {
     /// The connection it was meant for (from [`LinkEvent::Up`]).
     pub epoch: u64,
-    /// The message.
-    pub msg: Uplink,
+    /// The [`Uplink`] message as JSON ([`Uplink::to_json`]): encoded by the session, which
+    /// writes `events` straight from the lines it keeps.
+    pub json: Vec<u8>,
 }
 
 /// What the link tells the session.
@@ -198,11 +199,11 @@ async fn connection(
     };
     let (mut sealer, mut opener): (FrameSealer, FrameOpener) =
         LinkKeys::derive(&creds.secret, device, ts, &nonce).client();
-    let seal = |sealer: &mut FrameSealer, msg: &Uplink| -> Message {
-        Message::Binary(sealer.seal(&msg.to_json()).into())
+    let seal = |sealer: &mut FrameSealer, json: &[u8]| -> Message {
+        Message::Binary(sealer.seal(json).into())
     };
-    ws.send(seal(&mut sealer, &Uplink::Hello { version: LINK_VERSION, session: meta.clone() }))
-        .await?;
+    let hello = Uplink::Hello { version: LINK_VERSION, session: meta.clone() };
+    ws.send(seal(&mut sealer, &hello.to_json())).await?;
 
     // The first message back must be `welcome`.
     let acked = loop {
@@ -233,7 +234,7 @@ async fn connection(
                 if out.epoch != epoch {
                     continue;
                 }
-                ws.send(seal(&mut sealer, &out.msg)).await?;
+                ws.send(seal(&mut sealer, &out.json)).await?;
                 last_sent = Instant::now();
             }
             // The relay's frames.
@@ -256,7 +257,7 @@ async fn connection(
                     return Err(anyhow::anyhow!("no heartbeat from the relay for {LINK_TIMEOUT:?}"));
                 }
                 if last_sent.elapsed() >= HEARTBEAT_INTERVAL {
-                    ws.send(seal(&mut sealer, &Uplink::Heartbeat)).await?;
+                    ws.send(seal(&mut sealer, &Uplink::Heartbeat.to_json())).await?;
                     last_sent = Instant::now();
                 }
             }

@@ -450,8 +450,12 @@ impl Core {
     }
 
     fn send(&mut self, msg: Uplink) -> bool {
+        self.link_tx.is_some() && self.epoch.is_some() && self.send_json(msg.to_json())
+    }
+
+    fn send_json(&mut self, json: Vec<u8>) -> bool {
         match (&self.link_tx, self.epoch) {
-            (Some(tx), Some(epoch)) => tx.try_send(Outbound { epoch, msg }).is_ok(),
+            (Some(tx), Some(epoch)) => tx.try_send(Outbound { epoch, json }).is_ok(),
             _ => false,
         }
     }
@@ -474,9 +478,8 @@ impl Core {
             return;
         }
         loop {
-            let batch = self.queue.unsent();
-            let Some(last) = batch.last().map(cr_proto::Numbered::last_seq) else { return };
-            if !self.send(Uplink::Events { events: batch }) {
+            let Some((batch, last)) = self.queue.unsent_json() else { return };
+            if !self.send_json(batch) {
                 self.flush_due = Some(Instant::now() + FLUSH_RETRY);
                 return;
             }

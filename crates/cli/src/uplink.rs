@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 
+use cr_proto::json::EventsJson;
 use cr_proto::{Event, Numbered, Timestamp};
 
 /// Most bytes of unacknowledged events kept: about 200,000 lines, hours of a busy session's
@@ -144,40 +145,40 @@ impl Uplink {
         }
     }
 
-    /// The next events not yet sent on this connection, at most about [`BATCH_LIMIT_BYTES`]
-    /// (always at least one if any is unsent), with runs of lines of one moment joined into
-    /// `lines` events. Call [`Uplink::mark_sent`] once they are handed
-    /// to the link.
-    pub fn unsent(&self) -> Vec<Numbered> {
-        let mut out = Vec::new();
-        let mut bytes = 0;
+    /// The next events not yet sent on this connection as one `events` message, and the seq of
+    /// the last of them; `None` when all are sent. At most about [`BATCH_LIMIT_BYTES`] (always
+    /// at least one event), with runs of lines of one moment joined into `lines` events.
+    /// Written straight from the queue: the lines are not copied before they are encoded. Call
+    /// [`Uplink::mark_sent`] once it is handed to the link.
+    pub fn unsent_json(&self) -> Option<(Vec<u8>, u64)> {
         // Entries are in increasing seq order: skip the sent ones without walking them (a
         // busy session keeps tens of thousands waiting for their acknowledgement).
         let first = self.entries.partition_point(|e| e.numbered.last_seq() <= self.sent);
+        let mut end = first;
+        let mut bytes = 0;
         for e in self.entries.range(first..) {
-            if !out.is_empty() && bytes + e.bytes > BATCH_LIMIT_BYTES {
+            if end > first && bytes + e.bytes > BATCH_LIMIT_BYTES {
                 break;
             }
             bytes += e.bytes;
-            let Event::Line { at, line } = &e.numbered.event else {
-                out.push(e.numbered.clone());
-                continue;
-            };
-            // Lines that scrolled off together travel as one `lines` event.
-            if let Some(Numbered { seq, event: Event::Lines { at: run_at, lines } }) =
-                out.last_mut()
-                && *seq + lines.len() as u64 == e.numbered.seq
-                && run_at == at
-            {
-                lines.push(line.clone());
-                continue;
-            }
-            out.push(Numbered {
-                seq: e.numbered.seq,
-                event: Event::Lines { at: *at, lines: vec![line.clone()] },
-            });
+            end += 1;
         }
-        out
+        let batch = self.entries.range(first..end);
+        let mut out = EventsJson::with_capacity(bytes);
+        let mut last = None;
+        for e in batch {
+            match &e.numbered.event {
+                Event::Line { at, line } => out.line(e.numbered.seq, *at, line),
+                Event::Lines { at, lines } if !lines.is_empty() => {
+                    for (i, line) in lines.iter().enumerate() {
+                        out.line(e.numbered.seq + i as u64, *at, line);
+                    }
+                }
+                _ => out.event(&e.numbered),
+            }
+            last = Some(e.numbered.last_seq());
+        }
+        last.map(|last| (out.finish(), last))
     }
 
     /// The link took every event up to `seq`.
@@ -229,6 +230,16 @@ mod tests {
         }
     }
 
+    /// What [`Uplink::unsent_json`] gives, read back; checks the seq it says is the last.
+    fn unsent(q: &Uplink) -> Vec<Numbered> {
+        let Some((json, last)) = q.unsent_json() else { return Vec::new() };
+        let cr_proto::Uplink::Events { events } = serde_json::from_slice(&json).unwrap() else {
+            panic!("not an events message: {}", String::from_utf8_lossy(&json));
+        };
+        assert_eq!(events.last().map(Numbered::last_seq), Some(last));
+        events
+    }
+
     /// Every number the events take (a `lines` event one per line).
     fn seqs(v: &[Numbered]) -> Vec<u64> {
         v.iter().flat_map(|n| n.seq..=n.last_seq()).collect()
@@ -240,19 +251,19 @@ mod tests {
         assert_eq!(q.push(line(1)), 1);
         assert_eq!(q.push(line(2)), 2);
         assert_eq!(q.push(closed("p1")), 3);
-        let batch = q.unsent();
+        let batch = unsent(&q);
         assert_eq!(seqs(&batch), [1, 2, 3]);
         assert!(q.has_unsent());
         q.mark_sent(3);
-        assert!(q.unsent().is_empty(), "sent events are not sent twice on one connection");
+        assert!(unsent(&q).is_empty(), "sent events are not sent twice on one connection");
         assert!(!q.has_unsent());
         q.ack(1);
         // The link dropped; the relay stored up to 2 before it did.
         q.welcome(2);
         assert!(q.has_unsent(), "a new connection sends what the relay has not stored");
-        assert_eq!(seqs(&q.unsent()), [3]);
+        assert_eq!(seqs(&unsent(&q)), [3]);
         q.push(line(4));
-        assert_eq!(seqs(&q.unsent()), [3, 4]);
+        assert_eq!(seqs(&unsent(&q)), [3, 4]);
         q.ack(4);
         assert!(q.is_empty() && q.is_acked(4) && q.bytes() == 0);
     }
@@ -265,7 +276,7 @@ mod tests {
         }
         q.mark_sent(5);
         q.welcome(0);
-        assert_eq!(seqs(&q.unsent()), [1, 2, 3, 4, 5]);
+        assert_eq!(seqs(&unsent(&q)), [1, 2, 3, 4, 5]);
         assert!(!q.is_acked(1));
     }
 
@@ -274,14 +285,14 @@ mod tests {
         let mut q = Uplink::default();
         q.push(Event::Line { at: Timestamp(0), line: "y".repeat(BATCH_LIMIT_BYTES * 2) });
         q.push(line(2));
-        assert_eq!(seqs(&q.unsent()), [1], "one oversized event still goes alone");
+        assert_eq!(seqs(&unsent(&q)), [1], "one oversized event still goes alone");
         q.mark_sent(1);
-        assert_eq!(seqs(&q.unsent()), [2]);
+        assert_eq!(seqs(&unsent(&q)), [2]);
         let mut q = Uplink::default();
         for i in 0..10_000 {
             q.push(line(i));
         }
-        let batch = q.unsent();
+        let batch = unsent(&q);
         assert!(batch.len() > 100 && batch.len() < 10_000, "{}", batch.len());
     }
 
@@ -294,7 +305,7 @@ mod tests {
             q.push(line(i));
         }
         assert!(q.bytes() <= 20 * (EVENT_OVERHEAD_BYTES + 110));
-        let all = q.unsent();
+        let all = unsent(&q);
         let kept: Vec<_> = all.iter().map(|n| (n.seq, &n.event)).collect();
         // First a gap for line 1 (seq 1), then the prompt event, then a gap, then the newest lines.
         assert!(matches!(kept[0], (1, Event::Gap { lost: 1, .. })), "{kept:?}");
@@ -310,7 +321,7 @@ mod tests {
         for i in 201..=400 {
             q.push(line(i));
         }
-        let all = q.unsent();
+        let all = unsent(&q);
         let lost: u64 =
             all.iter().map(|n| if let Event::Gap { lost, .. } = n.event { lost } else { 0 }).sum();
         let lines: u64 = all
@@ -327,7 +338,7 @@ mod tests {
         for i in 0..50 {
             q.push(closed(&format!("p{i}")));
         }
-        assert_eq!(q.unsent().len(), 50);
+        assert_eq!(unsent(&q).len(), 50);
     }
 
     #[test]
@@ -338,7 +349,7 @@ mod tests {
         for e in [l(1, "a"), l(1, "b"), l(1, "c"), l(2, "d"), closed("p1"), l(2, "e"), l(2, "f")] {
             q.push(e);
         }
-        let batch = q.unsent();
+        let batch = unsent(&q);
         let lines = |at_ms, v: &[&str]| Event::Lines {
             at: at(at_ms),
             lines: v.iter().map(|s| (*s).to_owned()).collect(),
@@ -352,16 +363,16 @@ mod tests {
         assert_eq!(batch, want, "runs split where the moment changes and at other events");
         assert_eq!(seqs(&batch), [1, 2, 3, 4, 5, 6, 7]);
         q.mark_sent(batch.last().unwrap().last_seq());
-        assert!(q.unsent().is_empty());
+        assert!(unsent(&q).is_empty());
 
         // A `lines` event queued as such takes one number per line, and is shed, acked and
         // re-sent whole.
         q.push(lines(3, &["g", "h", "i"]));
         let seq = q.push(l(3, "j"));
         assert_eq!(seq, 11, "the three lines took 8, 9 and 10");
-        assert_eq!(q.unsent(), [Numbered { seq: 8, event: lines(3, &["g", "h", "i", "j"]) }]);
+        assert_eq!(unsent(&q), [Numbered { seq: 8, event: lines(3, &["g", "h", "i", "j"]) }]);
         q.ack(10);
-        assert_eq!(seqs(&q.unsent()), [11]);
+        assert_eq!(seqs(&unsent(&q)), [11]);
         assert!(q.is_acked(10) && !q.is_acked(11));
     }
 

@@ -6,7 +6,7 @@
 //! of the relay's store writer under a `cat` of a large file (`perf record`); a line of output
 //! rarely needs escaping, and one that does not is copied whole here.
 
-use crate::{Event, Uplink};
+use crate::{Event, Numbered, Timestamp, Uplink};
 
 /// Whether `text` has a byte JSON must escape. Checked without stopping early, which the
 /// compiler turns into a few wide compares.
@@ -54,39 +54,104 @@ impl Uplink {
                 _ => 0,
             })
             .sum();
-        let mut out = Vec::with_capacity(text + events.len() * 96 + 32);
-        out.extend_from_slice(br#"{"type":"events","events":["#);
-        let mut seq = itoa::Buffer::new();
-        for (i, numbered) in events.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            let Event::Lines { at, lines } = &numbered.event else {
-                let _ = serde_json::to_writer(&mut out, numbered);
-                continue;
-            };
-            out.extend_from_slice(br#"{"seq":"#);
-            out.extend_from_slice(seq.format(numbered.seq).as_bytes());
-            out.extend_from_slice(br#","event":{"kind":"lines","at":"#);
-            let _ = serde_json::to_writer(&mut out, at);
-            out.extend_from_slice(br#","lines":["#);
-            for (j, line) in lines.iter().enumerate() {
-                if j > 0 {
-                    out.push(b',');
+        let mut out = EventsJson::with_capacity(text + events.len() * 96);
+        for numbered in events {
+            match &numbered.event {
+                Event::Lines { at, lines } if !lines.is_empty() => {
+                    out.end_run();
+                    for (i, line) in lines.iter().enumerate() {
+                        out.line(numbered.seq + i as u64, *at, line);
+                    }
+                    out.end_run();
                 }
-                write_str(&mut out, line);
+                _ => out.event(numbered),
             }
-            out.extend_from_slice(b"]}}");
         }
-        out.extend_from_slice(b"]}");
-        out
+        out.finish()
+    }
+}
+
+/// An `events` link message written straight from borrowed events, so `cr` sends the lines it
+/// keeps for re-sending without copying each one first.
+///
+/// [`EventsJson::line`] joins lines into one `lines` event while they follow on in `seq` and
+/// share a timestamp, as `cr` sends runs of lines that scrolled off together.
+pub struct EventsJson {
+    out: Vec<u8>,
+    number: itoa::Buffer,
+    /// Events written so far.
+    count: usize,
+    /// The open `lines` event: the `seq` its next line would take, and its timestamp.
+    run: Option<(u64, Timestamp)>,
+}
+
+impl EventsJson {
+    /// An empty message with room for about `bytes`.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut out = Vec::with_capacity(bytes + 32);
+        out.extend_from_slice(br#"{"type":"events","events":["#);
+        Self { out, number: itoa::Buffer::new(), count: 0, run: None }
+    }
+
+    /// How many events are written (a `lines` event counts once).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True before the first event.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Appends any event; an [`Event::Lines`] goes as it is, never joined with others.
+    pub fn event(&mut self, numbered: &Numbered) {
+        self.end_run();
+        self.separate();
+        let _ = serde_json::to_writer(&mut self.out, numbered);
+    }
+
+    /// Appends transcript line `seq`: to the open `lines` event if it follows on from it at
+    /// the same moment, else as a new one.
+    pub fn line(&mut self, seq: u64, at: Timestamp, text: &str) {
+        if self.run == Some((seq, at)) {
+            self.out.push(b',');
+        } else {
+            self.end_run();
+            self.separate();
+            self.out.extend_from_slice(br#"{"seq":"#);
+            self.out.extend_from_slice(self.number.format(seq).as_bytes());
+            self.out.extend_from_slice(br#","event":{"kind":"lines","at":"#);
+            let _ = serde_json::to_writer(&mut self.out, &at);
+            self.out.extend_from_slice(br#","lines":["#);
+        }
+        write_str(&mut self.out, text);
+        self.run = Some((seq.saturating_add(1), at));
+    }
+
+    /// The message.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.end_run();
+        self.out.extend_from_slice(b"]}");
+        self.out
+    }
+
+    fn end_run(&mut self) {
+        if self.run.take().is_some() {
+            self.out.extend_from_slice(b"]}}");
+        }
+    }
+
+    fn separate(&mut self) {
+        if self.count > 0 {
+            self.out.push(b',');
+        }
+        self.count += 1;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Numbered, Timestamp};
 
     /// Texts that take each way through [`write_str`].
     const TEXTS: [&str; 7] = [
@@ -120,7 +185,9 @@ mod tests {
             Numbered { seq: 10, event: Event::Line { at, line: TEXTS[2].into() } },
             Numbered { seq: 11, event: Event::Gap { at, lost: 4 } },
             Numbered { seq: 12, event: Event::Lines { at: Timestamp(0), lines: lines(1) } },
-            Numbered { seq: 13, event: Event::Ended { at, exit_code: Some(3) } },
+            Numbered { seq: 13, event: Event::Lines { at: Timestamp(0), lines: lines(2) } },
+            Numbered { seq: 15, event: Event::Lines { at: Timestamp(0), lines: vec![] } },
+            Numbered { seq: 16, event: Event::Ended { at, exit_code: Some(3) } },
         ];
         for n in 0..=events.len() {
             let msg = Uplink::Events { events: events[..n].to_vec() };
@@ -130,5 +197,37 @@ mod tests {
             );
         }
         assert_eq!(Uplink::Heartbeat.to_json(), serde_json::to_vec(&Uplink::Heartbeat).unwrap());
+    }
+
+    #[test]
+    fn lines_join_while_they_follow_on_at_one_moment() {
+        let (a, b) = (Timestamp(1_763_730_000_123), Timestamp(1_763_730_000_456));
+        let mut out = EventsJson::with_capacity(0);
+        assert!(out.is_empty());
+        out.line(1, a, TEXTS[0]);
+        out.line(2, a, TEXTS[2]);
+        out.line(3, b, TEXTS[3]); // a new moment
+        out.line(5, b, TEXTS[4]); // a hole in the numbers
+        out.line(6, b, TEXTS[1]);
+        let gap = Numbered { seq: 7, event: Event::Gap { at: b, lost: 2 } };
+        out.event(&gap);
+        out.line(8, b, TEXTS[0]); // after another event
+        assert_eq!(out.len(), 5);
+        let lines = |at, texts: &[&str]| Event::Lines {
+            at,
+            lines: texts.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        let want = Uplink::Events {
+            events: vec![
+                Numbered { seq: 1, event: lines(a, &[TEXTS[0], TEXTS[2]]) },
+                Numbered { seq: 3, event: lines(b, &[TEXTS[3]]) },
+                Numbered { seq: 5, event: lines(b, &[TEXTS[4], TEXTS[1]]) },
+                gap,
+                Numbered { seq: 8, event: lines(b, &[TEXTS[0]]) },
+            ],
+        };
+        assert_eq!(String::from_utf8(out.finish()).unwrap(), serde_json::to_string(&want).unwrap());
+        let empty = EventsJson::with_capacity(0).finish();
+        assert_eq!(empty, serde_json::to_vec(&Uplink::Events { events: vec![] }).unwrap());
     }
 }
