@@ -90,4 +90,24 @@ fn main() {
         update.changes.len(),
         json.len()
     );
+    // What the relay reads per `events` frame of a `cat`: 256 KiB of lines, as `cr` batches
+    // them, in runs of 40 that scrolled off together.
+    let mut events = Vec::new();
+    let (mut seq, mut ms) = (1_u64, 1_765_000_000_000_i64);
+    while events.len() * 40 * 84 < 256 << 10 {
+        let lines: Vec<String> = (0..40).map(|i| line(i).trim_end().to_owned()).collect();
+        let n = lines.len() as u64;
+        let at = cr_proto::Timestamp(ms);
+        events.push(cr_proto::Numbered { seq, event: cr_proto::Event::Lines { at, lines } });
+        seq += n;
+        ms += 1;
+    }
+    let batch = Uplink::Events { events }.to_json();
+    let parse_events =
+        per_call(|| drop(black_box(serde_json::from_slice::<Uplink>(&batch).unwrap())));
+    println!(
+        "an events frame of {} lines ({} B) parsed {parse_events:.0} us",
+        seq - 1,
+        batch.len()
+    );
 }
