@@ -169,11 +169,7 @@ impl Uplink {
         for e in batch {
             match &e.numbered.event {
                 Event::Line { at, line } => out.line(e.numbered.seq, *at, line),
-                Event::Lines { at, lines } if !lines.is_empty() => {
-                    for (i, line) in lines.iter().enumerate() {
-                        out.line(e.numbered.seq + i as u64, *at, line);
-                    }
-                }
+                Event::Lines { at, lines } => out.lines(&e.numbered, *at, lines),
                 _ => out.event(&e.numbered),
             }
             last = Some(e.numbered.last_seq());

@@ -57,12 +57,10 @@ impl Uplink {
         let mut out = EventsJson::with_capacity(text + events.len() * 96);
         for numbered in events {
             match &numbered.event {
-                Event::Lines { at, lines } if !lines.is_empty() => {
+                Event::Lines { at, lines } => {
+                    // As serde writes it: one event per `lines`, never joined with the last.
                     out.end_run();
-                    for (i, line) in lines.iter().enumerate() {
-                        out.line(numbered.seq + i as u64, *at, line);
-                    }
-                    out.end_run();
+                    out.lines(numbered, *at, lines);
                 }
                 _ => out.event(numbered),
             }
@@ -126,6 +124,17 @@ impl EventsJson {
         }
         write_str(&mut self.out, text);
         self.run = Some((seq.saturating_add(1), at));
+    }
+
+    /// Appends the lines of a `lines` event numbered from `numbered.seq` through
+    /// [`EventsJson::line`]; one with no lines goes as it is.
+    pub fn lines(&mut self, numbered: &Numbered, at: Timestamp, lines: &[String]) {
+        if lines.is_empty() {
+            self.event(numbered);
+        }
+        for (i, line) in lines.iter().enumerate() {
+            self.line(numbered.seq.saturating_add(i as u64), at, line);
+        }
     }
 
     /// The message.
